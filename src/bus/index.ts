@@ -1,0 +1,1 @@
+export { Bus, publish, type BusMessage, type BusHandler, type Subscription } from './bus.ts';

@@ -1,0 +1,2 @@
+/** Tables owned by the gateway component (Kysely row types). */
+export interface GatewayTables {}

@@ -1,0 +1,2 @@
+/** Tables owned by the ingest component (Kysely row types). */
+export interface IngestTables {}

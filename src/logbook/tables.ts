@@ -1,0 +1,2 @@
+/** Tables owned by the logbook component (Kysely row types). */
+export interface LogbookTables {}

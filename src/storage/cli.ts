@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** The storage's subcommands of `coffre`. */
+export function registerStorageCommands(_program: Command): void {}

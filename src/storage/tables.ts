@@ -1,0 +1,2 @@
+/** Tables owned by the storage component (Kysely row types). */
+export interface StorageTables {}
