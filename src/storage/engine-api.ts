@@ -1,0 +1,111 @@
+import type { Readable } from 'node:stream';
+import type { ByteRange, Capacity, DigestAlgorithm } from './contract.ts';
+
+/**
+ * What other components (journals, ingest, access, referee) use of the storage engine. They get
+ * it from `ctx.services.get('storage')` (or `openStorage()` for CLI commands) and import only
+ * these types, through src/storage/index.ts.
+ */
+
+export type CheckStatus = 'OK' | 'KO';
+
+export interface OfferCheck {
+  offerId: string;
+  driver: string;
+  available: boolean;
+  usableBytes: number | null;
+  totalBytes: number | null;
+  /** True when the offer cannot tell its capacity (the check passes, flagged). */
+  capacityUnknown: boolean;
+  status: CheckStatus;
+  /** Readable reason when KO (unavailable, not enough room: needed vs usable, timeout…). */
+  message?: string;
+}
+
+export interface StrategyCheck {
+  strategyId: string;
+  neededBytes: number;
+  status: CheckStatus;
+  offers: OfferCheck[];
+}
+
+/** Where the bytes come from; `open()` may be called again to retry only the offers that failed. */
+export interface ObjectSource {
+  size: number;
+  open(): Readable;
+}
+
+export interface WriteRequest {
+  strategyId?: string; // default 'default'
+  container: string; // e.g. 'objects', 'logbooks', 'traceability', 'manifests'
+  id: string;
+  source: ObjectSource;
+  digestAlgorithm?: DigestAlgorithm; // default from configuration (sha512)
+  /** Optional: the digest the caller expects (e.g. from a manifest); a mismatch fails the write. */
+  expectedDigest?: string;
+}
+
+export type CopyStatus = 'OK' | 'ALREADY_EXISTS' | 'KO';
+
+export interface CopyResult {
+  offerId: string;
+  status: CopyStatus;
+  digest?: string;
+  size?: number;
+  attempts: number;
+  message?: string;
+}
+
+export interface WriteResult {
+  /** OK only when every active offer of the strategy holds a verified copy. */
+  status: 'OK' | 'KO';
+  container: string;
+  id: string;
+  strategyId: string;
+  size: number;
+  digest: string;
+  digestAlgorithm: DigestAlgorithm;
+  copies: CopyResult[];
+  message?: string;
+}
+
+export interface ReadRequest {
+  strategyId?: string;
+  container: string;
+  id: string;
+  range?: ByteRange;
+  /** Check the digest while streaming (whole-object reads only); the stream errors on mismatch. */
+  verifyDigest?: boolean;
+}
+
+export interface ReadResult {
+  body: Readable;
+  size: number;
+  offerId: string;
+}
+
+export interface RemoveResult {
+  offerId: string;
+  removed: boolean;
+  message?: string;
+}
+
+export interface OfferStatus extends Capacity {
+  id: string;
+  driver: string;
+  available: boolean;
+  objects: number | null;
+}
+
+export interface StorageEngine {
+  strategyIds(): string[];
+  /** Availability and capacity of every active offer of a strategy for `bytes` (seed 000 steps 2–4). */
+  check(strategyId: string, bytes: number): Promise<StrategyCheck>;
+  /** Streams the source once to every active offer in parallel (seed 000 steps 8–11). */
+  write(request: WriteRequest): Promise<WriteResult>;
+  read(request: ReadRequest): Promise<ReadResult>;
+  exists(strategyId: string, container: string, id: string): Promise<Record<string, boolean>>;
+  remove(strategyId: string, container: string, id: string): Promise<RemoveResult[]>;
+  offersStatus(): Promise<OfferStatus[]>;
+  close(): Promise<void>;
+}
