@@ -3,6 +3,8 @@ import { gatewayConfigSchema } from '../gateway/config.ts';
 import { storageConfigSchema } from '../storage/config.ts';
 import { logbookConfigSchema } from '../logbook/config.ts';
 import { ingestConfigSchema } from '../ingest/config.ts';
+import { workspaceConfigSchema } from '../workspace/config.ts';
+import { sipConfigSchema } from '../sip/config.ts';
 
 /**
  * The whole configuration. Each component owns its section's schema in its own folder;
@@ -56,6 +58,8 @@ export const configSchema = z
     storage: storageConfigSchema,
     logbook: logbookConfigSchema,
     ingest: ingestConfigSchema,
+    workspace: workspaceConfigSchema,
+    sip: sipConfigSchema,
   })
   .strict();
 

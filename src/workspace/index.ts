@@ -1,0 +1,25 @@
+/**
+ * Workspace: one working folder per operation, and safe unpacking of packages into it.
+ *
+ *   const workspaces = Workspaces.fromConfig(config);        // or new Workspaces({ root, limits })
+ *   const ws = workspaces.open(operationId);
+ *   const { files } = await ws.unpack(packagePath, { digests: ['sha512'] });
+ *       // files: [{ path: 'Content/a.pdf', size, digests: { sha512 } }] (paths as in the archive),
+       // digested while unpacking;
+ *       // a replay after a crash starts clean, a replay after success returns the stored listing.
+ *   const stream = await ws.openRead('Content/a.pdf');       // read a package file
+ *   await ws.writeOutput('report.json', json);               // a step's result, written atomically
+ *   await ws.remove();
+ *
+ * Refusals throw WorkspaceError { code, entry, message } — codes in errors.ts (UNSAFE_NAME,
+ * LINK_ENTRY, SPECIAL_ENTRY, DUPLICATE_ENTRY, TOO_MANY_ENTRIES, TOO_LARGE, RATIO_EXCEEDED, …).
+ * Limits: `workspace.unpack.*` settings (config.ts), enforced on the bytes actually inflated.
+ */
+export { WorkspaceError, type WorkspaceErrorCode } from './errors.ts';
+export {
+  workspaceConfigSchema, unpackLimitsSchema, DEFAULT_UNPACK_LIMITS, type WorkspaceConfig, type UnpackLimits,
+} from './config.ts';
+export { checkEntryName, isSafeEntryName } from './names.ts';
+export { DIGEST_ALGORITHMS, type DigestAlgorithm, type WorkspaceFile } from './sink.ts';
+export { detectArchiveKind, type ArchiveKind } from './archives.ts';
+export { Workspaces, Workspace, type UnpackOptions, type UnpackResult } from './workspace.ts';

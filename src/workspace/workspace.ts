@@ -1,0 +1,218 @@
+import { createReadStream, type ReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { WorkspaceError } from './errors.ts';
+import { checkEntryName } from './names.ts';
+import { DEFAULT_UNPACK_LIMITS, type UnpackLimits, type WorkspaceConfig } from './config.ts';
+import { UnpackSink, type DigestAlgorithm, type WorkspaceFile } from './sink.ts';
+import { detectArchiveKind, unpackTar, unpackZip, type ArchiveKind } from './archives.ts';
+
+export interface UnpackOptions {
+  /** Digests computed while unpacking (default sha256). */
+  digests?: readonly DigestAlgorithm[];
+  /** Skip detection when the caller knows the format. */
+  kind?: ArchiveKind;
+}
+
+export interface UnpackResult {
+  kind: ArchiveKind;
+  /** Every file, in archive order (folders are not listed). */
+  files: WorkspaceFile[];
+  /** Archive entries, folders included. */
+  entries: number;
+  totalSize: number;
+  /** The digests each file carries. */
+  digests: DigestAlgorithm[];
+  /** True when an earlier run had already unpacked this operation's package (replay). */
+  reused: boolean;
+}
+
+const SAFE_OPERATION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const UNPACKED = 'unpacked';
+const OUTPUT = 'output';
+
+/** Where every operation's workspace lives, and the limits their packages unpack under. */
+export class Workspaces {
+  readonly root: string;
+  readonly limits: UnpackLimits;
+  readonly fsync: boolean;
+
+  constructor(options: { root: string; limits?: Partial<UnpackLimits>; fsync?: boolean }) {
+    this.root = options.root;
+    this.limits = { ...DEFAULT_UNPACK_LIMITS, ...options.limits };
+    this.fsync = options.fsync ?? false;
+  }
+
+  /** From the platform configuration: `workspace.root` or <dataDir>/workspace. */
+  static fromConfig(config: { dataDir: string; workspace: WorkspaceConfig }): Workspaces {
+    return new Workspaces({
+      root: config.workspace.root ?? join(config.dataDir, 'workspace'),
+      limits: config.workspace.unpack,
+      fsync: config.workspace.fsync,
+    });
+  }
+
+  /** The workspace of one operation (nothing is created until it is used). */
+  open(operationId: string): Workspace {
+    if (!SAFE_OPERATION_ID.test(operationId)) {
+      throw new WorkspaceError('INVALID_OPERATION_ID', 'an operation id is 1-128 letters, digits, ".", "_" or "-"', operationId);
+    }
+    return new Workspace(operationId, join(this.root, operationId), this.limits, this.fsync);
+  }
+
+  /** Operation ids that have a workspace. */
+  async list(): Promise<string[]> {
+    try {
+      return (await readdir(this.root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+}
+
+/**
+ * One operation's working area:
+ *   <root>/<operationId>/unpacked/content/…   the package's files (published by one rename)
+ *   <root>/<operationId>/unpacked/listing.json sizes and digests computed while unpacking
+ *   <root>/<operationId>/output/…              results written by the workflow's steps
+ */
+export class Workspace {
+  constructor(
+    readonly operationId: string,
+    readonly dir: string,
+    private readonly limits: UnpackLimits,
+    private readonly fsync: boolean,
+  ) {}
+
+  /** Folder holding the package's files. */
+  get contentDir(): string {
+    return join(this.dir, UNPACKED, 'content');
+  }
+
+  /**
+   * Unpacks a zip, tar or tar.gz safely. Replay-safe: files go to a temporary folder that is
+   * renamed into place only once complete; a second call after success returns the stored
+   * listing (reused: true) without reading the package again, and leftovers of an interrupted
+   * run are removed first.
+   */
+  async unpack(packagePath: string, options: UnpackOptions = {}): Promise<UnpackResult> {
+    const existing = await this.listing();
+    if (existing) return { ...existing, reused: true };
+    await mkdir(this.dir, { recursive: true });
+    await this.removeLeftovers();
+    const algorithms: DigestAlgorithm[] = [...new Set<DigestAlgorithm>(options.digests ?? ['sha256'])];
+    const kind = options.kind ?? (await detectArchiveKind(packagePath));
+    const packageSize = (await stat(packagePath)).size;
+    const temp = join(this.dir, `.unpack-${randomBytes(6).toString('hex')}`);
+    const content = join(temp, 'content');
+    await mkdir(content, { recursive: true });
+    try {
+      const sink = new UnpackSink(content, this.limits, packageSize, algorithms, this.fsync);
+      if (kind === 'zip') await unpackZip(packagePath, sink, this.limits.maxEntries);
+      else await unpackTar(packagePath, kind === 'tar.gz', sink);
+      const result: UnpackResult = {
+        kind, files: sink.files, entries: sink.entryCount, totalSize: sink.totalSize, digests: algorithms, reused: false,
+      };
+      await writeDurably(join(temp, 'listing.json'), JSON.stringify(result), this.fsync);
+      await rename(temp, join(this.dir, UNPACKED));
+      if (this.fsync) await syncDir(this.dir);
+      return result;
+    } catch (err) {
+      await rm(temp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The listing of a completed unpack, or undefined. */
+  async listing(): Promise<UnpackResult | undefined> {
+    try {
+      const text = await readFile(join(this.dir, UNPACKED, 'listing.json'), 'utf8');
+      return JSON.parse(text) as UnpackResult;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** Absolute path of a package file, after checking the name cannot leave the workspace. */
+  resolve(relativePath: string): string {
+    return join(this.contentDir, checkEntryName(relativePath, this.limits));
+  }
+
+  /** Size of a package file; NOT_FOUND when it is absent. */
+  async size(relativePath: string): Promise<number> {
+    const path = this.resolve(relativePath);
+    try {
+      const s = await stat(path);
+      if (!s.isFile()) throw new WorkspaceError('NOT_FOUND', 'not a file in the workspace', relativePath);
+      return s.size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new WorkspaceError('NOT_FOUND', 'no such file in the workspace', relativePath);
+      throw err;
+    }
+  }
+
+  /** A read stream of a package file (optionally a byte range, `end` inclusive). */
+  async openRead(relativePath: string, range: { start?: number; end?: number } = {}): Promise<ReadStream> {
+    const path = this.resolve(relativePath);
+    const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new WorkspaceError('NOT_FOUND', 'no such file in the workspace', relativePath);
+      throw err;
+    });
+    return createReadStream('', { fd: handle.fd, start: range.start, end: range.end, highWaterMark: 256 * 1024 })
+      .on('close', () => void handle.close().catch(() => {}));
+  }
+
+  /** Writes a step's result under output/ atomically (temp file then rename). */
+  async writeOutput(name: string, data: string | Uint8Array): Promise<string> {
+    const path = join(this.dir, OUTPUT, checkEntryName(name, this.limits));
+    await mkdir(join(path, '..'), { recursive: true });
+    const temp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+    await writeDurably(temp, data, this.fsync);
+    await rename(temp, path);
+    return path;
+  }
+
+  /** Reads a step's result from output/; undefined when absent. */
+  async readOutput(name: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(join(this.dir, OUTPUT, checkEntryName(name, this.limits)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** Removes the whole workspace (idempotent). */
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async removeLeftovers(): Promise<void> {
+    for (const name of await readdir(this.dir)) {
+      if (name.startsWith('.unpack-')) await rm(join(this.dir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+async function writeDurably(path: string, data: string | Uint8Array, fsync: boolean): Promise<void> {
+  if (!fsync) return writeFile(path, data);
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
