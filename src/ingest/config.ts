@@ -15,11 +15,11 @@ export const ingestConfigSchema = z
     /** Items of one batch handled in parallel by one worker. */
     itemConcurrency: z.number().int().positive().default(8),
     /** Lease of a job or an operation; renewed at a third of it while the holder is alive. */
-    leaseTtl: duration().default('30s'),
+    leaseTtl: duration().default(30_000),
     /** A job leased this many times without finishing is failed FATAL (a poison batch). */
     maxAttempts: z.number().int().positive().default(5),
     /** How often idle workers and coordinators look for work when no wake-up arrives. */
-    pollInterval: duration().default('500ms'),
+    pollInterval: duration().default(500),
     /** Run operation coordinators in this process (serve and worker both can). */
     coordinate: z.boolean().default(true),
   })
