@@ -1,0 +1,190 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
+import { Workspaces, WorkspaceError, type WorkspaceErrorCode } from '../../src/workspace/index.ts';
+import { writeArchive, zeros, noise, type ArchiveFormat, type FixtureEntry } from '../fixtures/archives.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const tmp = tempDir('coffre-ws-');
+after(() => tmp.cleanup());
+let n = 0;
+const workspaces = () => new Workspaces({ root: join(tmp.path, `root${n++}`) });
+
+async function archive(format: ArchiveFormat, entries: FixtureEntry[]): Promise<string> {
+  const path = join(tmp.path, `pkg${n++}.${format}`);
+  await writeArchive(path, format, entries);
+  return path;
+}
+
+async function refused(promise: Promise<unknown>, code: WorkspaceErrorCode, entry?: string): Promise<WorkspaceError> {
+  const err = await promise.then(() => assert.fail(`expected ${code}`), (e: unknown) => e);
+  assert.ok(err instanceof WorkspaceError, `expected a WorkspaceError, got ${String(err)}`);
+  assert.equal(err.code, code, err.message);
+  if (entry !== undefined) assert.equal(err.entry, entry);
+  return err;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+for (const format of ['zip', 'tar', 'tar.gz'] as const) {
+  describe(`valid ${format}`, () => {
+    const big = noise(300_000, 7);
+    let pkg: string;
+    before(async () => {
+      pkg = await archive(format, [
+        { name: 'manifest.xml', data: '<x/>' },
+        { name: 'Content/', type: 'directory' },
+        { name: 'Content/a.txt', data: 'hello' },
+        { name: 'Content/sub/big.bin', data: big },
+        { name: 'Content/empty', data: '' },
+        { name: 'Content/été ü.txt', data: 'accents' },
+      ]);
+    });
+
+    test('lists every file with its real size and digests computed while unpacking', async () => {
+      const ws = workspaces().open('op-1');
+      const result = await ws.unpack(pkg, { digests: ['sha256', 'md5'] });
+      assert.equal(result.kind, format);
+      assert.equal(result.reused, false);
+      assert.deepEqual(result.files.map((f) => f.path), ['manifest.xml', 'Content/a.txt', 'Content/sub/big.bin', 'Content/empty', 'Content/été ü.txt']);
+      const bigFile = result.files.find((f) => f.path === 'Content/sub/big.bin')!;
+      assert.equal(bigFile.size, big.length);
+      assert.equal(bigFile.digests.sha256, sha256(big));
+      assert.equal(bigFile.digests.md5, createHash('md5').update(big).digest('hex'));
+      assert.equal(result.totalSize, 4 + 5 + big.length + 0 + 7);
+      assert.equal(await text(await ws.openRead('Content/a.txt')), 'hello');
+      assert.equal(await text(await ws.openRead('Content/sub/big.bin', { start: 1, end: 3 })), big.subarray(1, 4).toString());
+      assert.equal(await ws.size('Content/sub/big.bin'), big.length);
+      assert.deepEqual(await readFile(ws.resolve('Content/sub/big.bin')), big);
+    });
+
+    test('a second unpack of the same operation returns the stored listing', async () => {
+      const ws = workspaces().open('op-2');
+      const first = await ws.unpack(pkg);
+      const again = await ws.unpack(pkg);
+      assert.equal(again.reused, true);
+      assert.deepEqual(again.files, first.files);
+    });
+  });
+}
+
+describe('replay and housekeeping', () => {
+  test('leftovers of an interrupted unpack are removed and a failed unpack publishes nothing', async () => {
+    const ws = workspaces().open('op-replay');
+    await mkdir(join(ws.dir, '.unpack-dead', 'content'), { recursive: true });
+    await writeFile(join(ws.dir, '.unpack-dead', 'content', 'half'), 'x');
+    const bad = await archive('zip', [{ name: 'ok.txt', data: 'fine' }, { name: '../evil', data: 'x' }]);
+    await refused(ws.unpack(bad), 'UNSAFE_NAME', '../evil');
+    assert.deepEqual(readdirSync(ws.dir), []);
+    assert.equal(await ws.listing(), undefined);
+    const good = await archive('zip', [{ name: 'ok.txt', data: 'fine' }]);
+    const result = await ws.unpack(good);
+    assert.equal(result.files.length, 1);
+    assert.deepEqual(readdirSync(ws.dir), ['unpacked']);
+  });
+
+  test('outputs are written atomically, read back, and the workspace removed', async () => {
+    const ws = workspaces().open('op-out');
+    await ws.writeOutput('reports/ack.json', '{"ok":true}');
+    assert.equal((await ws.readOutput('reports/ack.json'))?.toString(), '{"ok":true}');
+    assert.equal(await ws.readOutput('nothing.json'), undefined);
+    await ws.remove();
+    assert.equal(existsSync(ws.dir), false);
+    await ws.remove();
+  });
+
+  test('reading outside the package or a missing file is refused', async () => {
+    const ws = workspaces().open('op-read');
+    await ws.unpack(await archive('tar', [{ name: 'a', data: 'a' }]));
+    await refused(ws.openRead('../unpacked/listing.json'), 'UNSAFE_NAME');
+    await refused(ws.openRead('/etc/passwd'), 'UNSAFE_NAME');
+    await refused(ws.openRead('missing'), 'NOT_FOUND');
+    await refused(ws.size('missing'), 'NOT_FOUND');
+  });
+
+  test('operation ids that could escape the root are refused', async () => {
+    const ws = workspaces();
+    for (const id of ['', '..', '../x', 'a/b', '.hidden']) assert.throws(() => ws.open(id), (e: unknown) => e instanceof WorkspaceError && e.code === 'INVALID_OPERATION_ID');
+    assert.deepEqual(await ws.list(), []);
+  });
+});
+
+describe('refusals', () => {
+  const cases: Array<[string, ArchiveFormat, FixtureEntry[], WorkspaceErrorCode, string]> = [
+    ['absolute name (zip)', 'zip', [{ name: '/etc/evil', data: 'x' }], 'UNSAFE_NAME', '/etc/evil'],
+    ['absolute name (tar)', 'tar', [{ name: '/etc/evil', data: 'x' }], 'UNSAFE_NAME', '/etc/evil'],
+    ['path traversal (zip)', 'zip', [{ name: 'Content/../../evil', data: 'x' }], 'UNSAFE_NAME', 'Content/../../evil'],
+    ['path traversal (tar.gz)', 'tar.gz', [{ name: 'a/../../evil', data: 'x' }], 'UNSAFE_NAME', 'a/../../evil'],
+    ['backslash (zip)', 'zip', [{ name: 'Content\\evil.txt', data: 'x' }], 'UNSAFE_NAME', 'Content\\evil.txt'],
+    ['drive letter (tar)', 'tar', [{ name: 'C:/evil', data: 'x' }], 'UNSAFE_NAME', 'C:/evil'],
+    ['control character (tar)', 'tar', [{ name: 'a\u0007b', data: 'x' }], 'UNSAFE_NAME', 'a\u0007b'],
+    ['control character (zip)', 'zip', [{ name: 'a\nb', data: 'x' }], 'UNSAFE_NAME', 'a\nb'],
+    ['empty segment', 'tar', [{ name: 'a//b', data: 'x' }], 'UNSAFE_NAME', 'a//b'],
+    ['duplicate name (zip)', 'zip', [{ name: 'a.txt', data: 'x' }, { name: 'a.txt', data: 'y' }], 'DUPLICATE_ENTRY', 'a.txt'],
+    ['duplicate name (tar)', 'tar', [{ name: 'd/a.txt', data: 'x' }, { name: './d/a.txt', data: 'y' }], 'DUPLICATE_ENTRY', './d/a.txt'],
+    ['file then folder of the same name', 'tar', [{ name: 'a', data: 'x' }, { name: 'a/b', data: 'y' }], 'DUPLICATE_ENTRY', 'a/b'],
+    ['symlink (tar)', 'tar', [{ name: 'link', type: 'symlink', linkname: '/etc/passwd' }], 'LINK_ENTRY', 'link'],
+    ['hard link (tar)', 'tar', [{ name: 'a', data: 'x' }, { name: 'hard', type: 'hardlink', linkname: 'a' }], 'LINK_ENTRY', 'hard'],
+    ['symlink (zip)', 'zip', [{ name: 'link', type: 'symlink', linkname: '/etc/passwd' }], 'LINK_ENTRY', 'link'],
+    ['fifo (tar)', 'tar', [{ name: 'pipe', type: 'fifo' }], 'SPECIAL_ENTRY', 'pipe'],
+    ['character device (tar)', 'tar', [{ name: 'dev', type: 'character-device' }], 'SPECIAL_ENTRY', 'dev'],
+    ['fifo (zip)', 'zip', [{ name: 'pipe', type: 'fifo' }], 'SPECIAL_ENTRY', 'pipe'],
+    ['name too long', 'tar', [{ name: `${'a'.repeat(200)}/${'b'.repeat(300)}`, data: 'x' }], 'NAME_TOO_LONG', `${'a'.repeat(200)}/${'b'.repeat(300)}`],
+    ['too deep', 'zip', [{ name: `${'d/'.repeat(40)}f`, data: 'x' }], 'TOO_DEEP', `${'d/'.repeat(40)}f`],
+  ];
+  for (const [title, format, entries, code, entry] of cases) {
+    test(title, async () => {
+      const ws = workspaces().open('op');
+      const err = await refused(ws.unpack(await archive(format, entries)), code, entry);
+      assert.ok(err.message.includes(JSON.stringify(entry)), `message names the entry: ${err.message}`);
+      assert.equal(await ws.listing(), undefined);
+    });
+  }
+
+  test('zip bomb: one entry inflating far past its compressed size is stopped while streaming', async () => {
+    const pkg = await archive('zip', [{ name: 'bomb.bin', data: zeros(64 * 2 ** 20), size: 64 * 2 ** 20 }]);
+    const ws = new Workspaces({ root: join(tmp.path, 'bomb'), limits: { maxTotalRatio: 1e9 } }).open('op');
+    const err = await refused(ws.unpack(pkg), 'RATIO_EXCEEDED', 'bomb.bin');
+    assert.match(err.message, /compression ratio above 100/);
+  });
+
+  test('overall ratio: a tar.gz inflating past the limit is refused', async () => {
+    const pkg = await archive('tar.gz', [{ name: 'zeros.bin', data: zeros(16 * 2 ** 20), size: 16 * 2 ** 20 }]);
+    const err = await refused(workspaces().open('op').unpack(pkg), 'RATIO_EXCEEDED', 'zeros.bin');
+    assert.match(err.message, /ratio above 100/);
+  });
+
+  test('small, well-compressed files are not judged on their ratio', async () => {
+    const pkg = await archive('zip', [{ name: 'zeros.bin', data: Buffer.alloc(500_000) }]);
+    const result = await workspaces().open('op').unpack(pkg);
+    assert.equal(result.files[0].size, 500_000);
+  });
+
+  test('entry-count limit (zip: from the directory, before reading; tar: while reading)', async () => {
+    const entries = Array.from({ length: 6 }, (_, i) => ({ name: `f${i}`, data: 'x' }));
+    const limited = () => new Workspaces({ root: join(tmp.path, `lim${n++}`), limits: { maxEntries: 5 } }).open('op');
+    await refused(limited().unpack(await archive('zip', entries)), 'TOO_MANY_ENTRIES');
+    await refused(limited().unpack(await archive('tar', entries)), 'TOO_MANY_ENTRIES', 'f5');
+  });
+
+  test('total and per-file size limits count real bytes', async () => {
+    const entries = [{ name: 'a', data: noise(3000, 1) }, { name: 'b', data: noise(3000, 2) }];
+    const ws = (limits: object) => new Workspaces({ root: join(tmp.path, `size${n++}`), limits }).open('op');
+    await refused(ws({ maxTotalSize: 5000 }).unpack(await archive('tar', entries)), 'TOO_LARGE', 'b');
+    await refused(ws({ maxEntrySize: 2000 }).unpack(await archive('zip', entries)), 'TOO_LARGE', 'a');
+  });
+
+  test('something that is not an archive, and a truncated zip', async () => {
+    const notArchive = join(tmp.path, 'not-an-archive');
+    await writeFile(notArchive, 'just some text, long enough to look at');
+    await refused(workspaces().open('op').unpack(notArchive), 'UNKNOWN_ARCHIVE_FORMAT');
+    const zip = await archive('zip', [{ name: 'a', data: noise(10_000) }]);
+    const truncated = join(tmp.path, 'truncated.zip');
+    await writeFile(truncated, (await readFile(zip)).subarray(0, 5000));
+    await refused(workspaces().open('op').unpack(truncated), 'CORRUPT_ARCHIVE');
+  });
+});
