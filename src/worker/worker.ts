@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { CoffreDb } from '../db/index.ts';
+import type { Logbook, Status, EventInput } from '../logbook/api.ts';
+import type { StorageEngine } from '../storage/engine-api.ts';
+import type { Logger } from '../log/index.ts';
+import type { JobQueue, Job } from '../queue/index.ts';
+import type { Workspaces } from '../workspace/index.ts';
+import type { HandlerIO, ItemStatus, WorkItem } from '../plugins/api.ts';
+import { PluginRegistry } from '../plugins/registry.ts';
+import { isStatus, addStatus, isFailure, worstOf, type ActionResult } from './status.ts';
+import { lifecycleEvents } from './lifecycle.ts';
+import type { WorkflowRegistry, WorkflowAction } from '../ingest/workflow/definition.ts';
+
+export const WORKFLOW_QUEUE = 'workflow';
+
+/** One batch of one step: the job payload the coordinator enqueues. */
+export interface BatchPayload {
+  operationId: string;
+  workflowId: string;
+  stepIndex: number;
+  step: string;
+  batch: number;
+  /** Item sequence numbers, inclusive (REF distributions: 0..0, the operation itself). */
+  from: number;
+  to: number;
+}
+
+export interface ItemFailure {
+  itemId: string;
+  action: string;
+  status: Status;
+  message: string;
+}
+
+export interface BatchResult {
+  status: Status;
+  actions: Record<string, ActionResult>;
+  /** Items that ended KO/FATAL (at most `maxFailuresReported` per batch), for the report. */
+  failures: ItemFailure[];
+}
+
+export interface WorkerDeps {
+  cdb: CoffreDb;
+  queue: JobQueue;
+  logbook: Logbook;
+  storage?: StorageEngine;
+  plugins: PluginRegistry;
+  workflows: WorkflowRegistry;
+  workspaces: Workspaces;
+  log: Logger;
+  itemConcurrency: number;
+  maxAttempts: number;
+}
+
+const MAX_FAILURES_REPORTED = 50;
+
+/** Runs batches of workflow steps: leases a job, calls the plugins on its items, records the result. */
+export class Worker {
+  readonly id: string;
+
+  constructor(private readonly deps: WorkerDeps, id?: string) {
+    this.id = id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  /** Leases and runs jobs until the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { queue, log } = this.deps;
+    while (!signal.aborted) {
+      let job: Job<BatchPayload> | undefined;
+      try {
+        job = await queue.lease<BatchPayload>(WORKFLOW_QUEUE, this.id);
+      } catch (err) {
+        log.error({ err }, 'leasing a job failed; retrying');
+      }
+      if (!job) {
+        await queue.wait(undefined, signal);
+        continue;
+      }
+      await this.runLeased(job);
+    }
+  }
+
+  /** Runs one leased job, renewing its lease meanwhile, and records its result. */
+  async runLeased(job: Job<BatchPayload>): Promise<void> {
+    const { queue, log } = this.deps;
+    const renew = setInterval(() => {
+      queue.renew(job).then((ok) => ok || log.warn({ job: job.key }, 'lease lost; another worker runs this job'), () => {});
+    }, Math.max(200, queue.options.leaseTtlMs / 3));
+    try {
+      let result: BatchResult;
+      if (job.attempts > this.deps.maxAttempts) {
+        result = { status: 'FATAL', actions: {}, failures: [{ itemId: job.payload.operationId, action: job.payload.step, status: 'FATAL', message: `batch abandoned after ${job.attempts - 1} attempts` }] };
+      } else {
+        result = await this.runBatch(job.payload);
+      }
+      await queue.complete(job, result);
+    } catch (err) {
+      // An infrastructure failure (database gone…): leave the job to be leased again.
+      log.error({ err, job: job.key }, 'job failed; it will be retried');
+      await queue.release(job).catch(() => {});
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  async runBatch(p: BatchPayload): Promise<BatchResult> {
+    const { cdb } = this.deps;
+    const op = await cdb.db.selectFrom('ingest_operation').select(['params', 'rejected', 'workflow']).where('id', '=', p.operationId).executeTakeFirst();
+    if (!op) throw new Error(`operation ${p.operationId} not found`);
+    const workflow = this.deps.workflows.get(p.workflowId);
+    const step = workflow.steps[p.stepIndex];
+    if (!step || step.name !== p.step) throw new Error(`workflow ${p.workflowId} has no step ${p.step} at ${p.stepIndex}`);
+    const params = { ...JSON.parse(op.params), rejected: op.rejected === 1 };
+    let items: WorkItem[];
+    if (step.distribution.kind === 'REF') {
+      items = [{ kind: 'operation', id: p.operationId, seq: 0, data: {} }];
+    } else {
+      const rows = await cdb.db
+        .selectFrom('ingest_item')
+        .selectAll()
+        .where('operation_id', '=', p.operationId)
+        .where('kind', '=', step.distribution.items)
+        .where('seq', '>=', p.from)
+        .where('seq', '<=', p.to)
+        .orderBy('seq')
+        .execute();
+      items = rows.map((r) => ({ kind: r.kind as WorkItem['kind'], id: r.item_id, seq: Number(r.seq), data: JSON.parse(r.data) }));
+    }
+    const actions: Record<string, ActionResult> = {};
+    const failures: ItemFailure[] = [];
+    const runItem = async (item: WorkItem) => {
+      for (const action of step.actions) {
+        const r = await this.callPlugin(p, action, item, params);
+        const into = addStatus(actions[action.name], r.globalStatus);
+        if (step.distribution.kind === 'REF') {
+          into.params = r.params;
+          into.detail = r.detail;
+        }
+        actions[action.name] = into;
+        if (isFailure(r.globalStatus)) {
+          if (failures.length < MAX_FAILURES_REPORTED) {
+            failures.push({ itemId: item.data?.manifestId ?? item.id, action: action.name, status: r.globalStatus, message: String(r.params?.reason ?? r.params?.message ?? '') });
+          }
+          if (action.behavior === 'BLOCKING') break;
+        }
+      }
+    };
+    await forEachLimit(items, this.deps.itemConcurrency, runItem);
+    return { status: worstOf(Object.values(actions).map((a) => a.status)), actions, failures };
+  }
+
+  /** One plugin call: a fresh instance (seed 004), its item status, its lifecycle events. */
+  private async callPlugin(p: BatchPayload, action: WorkflowAction, item: WorkItem, params: Record<string, unknown>): Promise<ItemStatus> {
+    const { plugins, logbook, workspaces, cdb, storage, log } = this.deps;
+    const { plugin, entry } = plugins.create(action.name);
+    const ws = workspaces.open(p.operationId);
+    const message = (code: string, mp?: Record<string, string | number>) => logbook.message(code, mp, entry.catalogue);
+    const firstMessage = (codes: string[], mp?: Record<string, string | number>) => {
+      for (const code of codes) {
+        const m = message(code, mp);
+        if (m && m !== code) return m;
+      }
+      return codes[codes.length - 1];
+    };
+    const io: HandlerIO = {
+      operationId: p.operationId,
+      workflowId: p.workflowId,
+      step: p.step,
+      action: action.name,
+      item,
+      parameters: Object.freeze({ ...params, ...action.parameters }),
+      workspace: {
+        path: (rel) => ws.resolve(rel),
+        openRead: (rel) => ws.openRead(rel),
+        size: (rel) => ws.size(rel),
+      },
+      output: {
+        write: async (name, data) => void (await ws.writeOutput(name, data)),
+        read: async (name) => (await ws.readOutput(name))?.toString('utf8'),
+      },
+      journal: async (events: EventInput[]) => void (await logbook.appendOperation(p.operationId, events.map((e) => ({ agId: this.id, ...e })))),
+      lifecycle: (kind, id, events) => logbook.appendLifecycle(kind, id, p.operationId, p.step, events.map((e) => ({ agId: this.id, ...e }))),
+      message,
+      services: { cdb, logbook, storage },
+      log,
+    };
+    let result: ItemStatus;
+    try {
+      result = await plugin.execute(io);
+      if (!result || !isStatus(result.globalStatus)) {
+        result = { globalStatus: 'FATAL', params: { reason: `plugin ${action.name} returned no valid item status` } };
+      }
+    } catch (err) {
+      log.error({ err, action: action.name, item: item.id }, 'plugin failed');
+      result = { globalStatus: 'FATAL', params: { reason: `plugin ${action.name} failed: ${(err as Error).message}` } };
+    }
+    if (action.lifecycle && (item.kind === 'objectgroup' || item.kind === 'unit')) {
+      await logbook.appendLifecycle(item.kind, item.id, p.operationId, p.step,
+        lifecycleEvents(action.name, result, firstMessage, item.id).map((e) => ({ agId: this.id, ...e })));
+    }
+    return result;
+  }
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+/** A pool of in-process workers (what `coffre serve` and `coffre worker` run). */
+export class WorkerPool {
+  private readonly abort = new AbortController();
+  private running: Promise<void>[] = [];
+
+  constructor(private readonly deps: WorkerDeps, private readonly size: number) {}
+
+  start(): void {
+    for (let i = 0; i < this.size; i++) {
+      const w = new Worker(this.deps);
+      this.running.push(w.run(this.abort.signal).catch((err) => this.deps.log.error({ err }, 'worker stopped on an error')));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled(this.running);
+    this.running = [];
+  }
+}
