@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ByteRange, Capacity, DigestAlgorithm } from './contract.ts';
+import type { ByteRange, Capacity, DigestAlgorithm, ListEntry, WriteLogEntry } from './contract.ts';
 
 /**
  * What other components (journals, ingest, access, referee) use of the storage engine. They get
@@ -97,6 +97,18 @@ export interface OfferStatus extends Capacity {
   objects: number | null;
 }
 
+/** Differences between two offers' copies of a container, by id and digest. */
+export interface OfferDiff {
+  container: string;
+  offerA: string;
+  offerB: string;
+  /** Objects compared (present on at least one side). */
+  compared: number;
+  onlyInA: string[];
+  onlyInB: string[];
+  different: { id: string; digestA: string | null; digestB: string | null }[];
+}
+
 export interface StorageEngine {
   strategyIds(): string[];
   /** Availability and capacity of every active offer of a strategy for `bytes` (seed 000 steps 2–4). */
@@ -107,5 +119,11 @@ export interface StorageEngine {
   exists(strategyId: string, container: string, id: string): Promise<Record<string, boolean>>;
   remove(strategyId: string, container: string, id: string): Promise<RemoveResult[]>;
   offersStatus(): Promise<OfferStatus[]>;
+  /** Objects of a container on one offer (default: the strategy's referent, else its first by rank). */
+  list(strategyId: string, container: string, options?: { offerId?: string }): AsyncIterable<ListEntry>;
+  /** An offer's own write log (sequence, container, id, write or delete) from a sequence on. */
+  writeLog(offerId: string, options?: { fromSequence?: number; limit?: number }): AsyncIterable<WriteLogEntry>;
+  /** What differs between two offers in a container, by id and digest. */
+  diff(offerA: string, offerB: string, container: string): Promise<OfferDiff>;
   close(): Promise<void>;
 }

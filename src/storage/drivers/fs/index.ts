@@ -1,0 +1,338 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import { access, link, mkdir, open, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  StorageError,
+  type ByteRange,
+  type Capacity,
+  type Connection,
+  type DigestAlgorithm,
+  type Driver,
+  type GetResult,
+  type ListEntry,
+  type OfferDefinition,
+  type PutRequest,
+  type PutResult,
+  type WriteLogEntry,
+} from '../../contract.ts';
+import { fsyncDir } from '../../../platform/files.ts';
+import { checkContainer, objectPaths, offerMetaDir, type ObjectPaths } from './layout.ts';
+import { WriteLog } from './write-log.ts';
+
+/**
+ * The local filesystem driver. Parameters: `path` (the offer's root folder, created on connect),
+ * optional `quotaBytes` (usable capacity reported is then the least of the quota left and the
+ * free space). Writes are atomic and never overwrite: temp file, fsync, link to the final name
+ * (fails if it exists), fsync of the folder, then an fsync'd line in the offer's write log.
+ */
+
+interface Sidecar {
+  size: number;
+  digests: Partial<Record<DigestAlgorithm, string>>;
+}
+
+const IO_RETRYABLE = new Set(['EIO', 'EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ESTALE']);
+
+/** Maps a filesystem error onto the contract's codes. */
+function fsError(err: unknown, what: string, offerId: string): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code ?? '';
+  const msg = `${what}: ${(err as Error)?.message ?? err}`;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new StorageError('FULL', msg, false, offerId, { cause: err });
+  if (code === 'ENOENT') return new StorageError('NOT_FOUND', msg, false, offerId, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new StorageError('UNAVAILABLE', msg, false, offerId, { cause: err });
+  return new StorageError('IO', msg, IO_RETRYABLE.has(code), offerId, { cause: err });
+}
+
+const rootOf = (offer: OfferDefinition): string => {
+  const p = offer.parameters.path;
+  if (typeof p !== 'string' || !p) throw new StorageError('BAD_REQUEST', `offer ${offer.id}: the fs driver needs a "path" parameter`, false, offer.id);
+  return resolve(p);
+};
+
+// One write log per offer folder in this process, shared by every connection to it.
+const logs = new Map<string, { log: WriteLog; users: number }>();
+
+class FsConnection implements Connection {
+  private readonly root: string;
+  private readonly log: WriteLog;
+  private readonly knownDirs = new Set<string>();
+  private closed = false;
+
+  constructor(readonly offer: Readonly<OfferDefinition>, root: string) {
+    this.root = root;
+    let shared = logs.get(root);
+    if (!shared) logs.set(root, (shared = { log: new WriteLog(offerMetaDir(root)), users: 0 }));
+    shared.users++;
+    this.log = shared.log;
+  }
+
+  private err(err: unknown, what: string) {
+    return fsError(err, what, this.offer.id);
+  }
+
+  async capacity(): Promise<Capacity> {
+    try {
+      const s = await statfs(this.root);
+      let usable = s.bavail * s.bsize;
+      const total = s.blocks * s.bsize;
+      const quota = this.offer.parameters.quotaBytes;
+      if (typeof quota === 'number') {
+        const used = await this.usedBytes();
+        usable = Math.min(usable, Math.max(0, quota - used));
+        return { usableBytes: usable, totalBytes: quota };
+      }
+      return { usableBytes: usable, totalBytes: total };
+    } catch (err) {
+      throw this.err(err, `capacity of ${this.root}`);
+    }
+  }
+
+  private async usedBytes(): Promise<number> {
+    let used = 0;
+    for (const c of await readdir(this.root).catch(() => [] as string[])) {
+      if (c.startsWith('.')) continue;
+      for await (const e of this.list(c)) used += e.size;
+    }
+    return used;
+  }
+
+  /** Creates the object's folder (and makes new folder entries durable). */
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    const created = await mkdir(dir, { recursive: true });
+    if (created) {
+      // fsync every parent whose entry list changed, from the first folder created up.
+      for (let d = dir; d.length >= created.length; d = dirname(d)) await fsyncDir(dirname(d));
+    }
+    if (this.knownDirs.size > 10_000) this.knownDirs.clear();
+    this.knownDirs.add(dir);
+  }
+
+  async put(request: PutRequest): Promise<PutResult> {
+    const { container, id, body, size, digestAlgorithm } = request;
+    let paths: ObjectPaths;
+    try {
+      paths = objectPaths(this.root, container, id);
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+    const tmp = join(paths.dir, `.${id}.${randomBytes(6).toString('hex')}.tmp`);
+    let tmpExists = false;
+    try {
+      await this.ensureDir(paths.dir);
+      const handle = await open(tmp, 'wx', 0o644);
+      tmpExists = true;
+      const hash = createHash(digestAlgorithm);
+      let written = 0;
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          written += chunk.length;
+          if (written > size) throw new StorageError('SIZE_MISMATCH', `object ${container}/${id}: more than the announced ${size} bytes`, false, this.offer.id);
+          hash.update(chunk);
+          await handle.write(chunk);
+        }
+        if (written !== size) throw new StorageError('SIZE_MISMATCH', `object ${container}/${id}: received ${written} bytes, announced ${size}`, false, this.offer.id);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const digest = hash.digest('hex');
+      try {
+        await link(tmp, paths.file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // An object with this id is already there: same content is success, other content a conflict.
+        const existing = await this.digestOf(paths, digestAlgorithm, false);
+        const existingSize = (await stat(paths.file)).size;
+        if (existing === digest && existingSize === size) return { size, digest, alreadyExisted: true };
+        throw new StorageError('CONFLICT', `object ${container}/${id} already exists on offer ${this.offer.id} with other content (${existingSize} bytes, ${digestAlgorithm} ${existing?.slice(0, 16)}…)`, false, this.offer.id);
+      }
+      await this.writeSidecar(paths, { size, digests: { [digestAlgorithm]: digest } });
+      await unlink(tmp);
+      tmpExists = false;
+      await fsyncDir(paths.dir);
+      await this.log.append({ container, id, action: 'write', at: new Date().toISOString() });
+      return { size, digest, alreadyExisted: false };
+    } catch (err) {
+      body.destroy();
+      throw this.err(err, `writing ${container}/${id} to ${this.root}`);
+    } finally {
+      if (tmpExists) await unlink(tmp).catch(() => {});
+    }
+  }
+
+  /**
+   * The sidecar is written without its own fsync: the folder fsync that follows makes its entry
+   * durable, and a sidecar torn by a crash fails validation and the digest is recomputed.
+   */
+  private async writeSidecar(paths: ObjectPaths, sidecar: Sidecar): Promise<void> {
+    const tmp = `${paths.sidecar}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(sidecar));
+    await rename(tmp, paths.sidecar);
+  }
+
+  private async readSidecar(paths: ObjectPaths, fileSize: number): Promise<Sidecar | undefined> {
+    try {
+      const s = JSON.parse(await readFile(paths.sidecar, 'utf8')) as Sidecar;
+      if (s && s.size === fileSize && typeof s.digests === 'object') return s;
+    } catch {
+      // absent or torn: the caller recomputes
+    }
+    return undefined;
+  }
+
+  private async digestOf(paths: ObjectPaths, algorithm: DigestAlgorithm, noCache: boolean): Promise<string | null> {
+    let size: number;
+    try {
+      size = (await stat(paths.file)).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const sidecar = await this.readSidecar(paths, size);
+    const kept = sidecar?.digests[algorithm];
+    if (kept && !noCache && /^[0-9a-f]+$/.test(kept)) return kept;
+    const hash = createHash(algorithm);
+    for await (const chunk of createReadStream(paths.file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+    const digest = hash.digest('hex');
+    if (!kept) {
+      // Keep it for next time (best effort).
+      await this.writeSidecar(paths, { size, digests: { ...(sidecar?.digests ?? {}), [algorithm]: digest } }).catch(() => {});
+    }
+    return digest;
+  }
+
+  async get(container: string, id: string, range?: ByteRange): Promise<GetResult> {
+    const paths = objectPaths(this.root, container, id);
+    try {
+      const size = (await stat(paths.file)).size;
+      if (range) {
+        const end = range.end === undefined ? size - 1 : Math.min(range.end, size - 1);
+        if (!Number.isInteger(range.start) || range.start < 0 || range.start >= size || end < range.start) {
+          throw new StorageError('BAD_REQUEST', `range ${range.start}-${range.end ?? ''} is outside object ${container}/${id} (${size} bytes)`, false, this.offer.id);
+        }
+      }
+      const sidecar = await this.readSidecar(paths, size);
+      const digest = sidecar ? Object.values(sidecar.digests)[0] : undefined;
+      const body: Readable = createReadStream(paths.file, {
+        start: range?.start,
+        end: range ? (range.end === undefined ? undefined : Math.min(range.end, size - 1)) : undefined,
+        highWaterMark: 1024 * 1024,
+      });
+      return { body, size, ...(digest && !range ? { digest } : {}) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StorageError('NOT_FOUND', `object ${container}/${id} is not on offer ${this.offer.id}`, false, this.offer.id);
+      throw this.err(err, `reading ${container}/${id}`);
+    }
+  }
+
+  async exists(container: string, id: string): Promise<boolean> {
+    const paths = objectPaths(this.root, container, id);
+    try {
+      await stat(paths.file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw this.err(err, `looking for ${container}/${id}`);
+    }
+  }
+
+  async digest(container: string, id: string, options: { algorithm: DigestAlgorithm; noCache?: boolean }): Promise<string | null> {
+    const paths = objectPaths(this.root, container, id);
+    try {
+      return await this.digestOf(paths, options.algorithm, options.noCache ?? false);
+    } catch (err) {
+      throw this.err(err, `digest of ${container}/${id}`);
+    }
+  }
+
+  async remove(container: string, id: string): Promise<boolean> {
+    const paths = objectPaths(this.root, container, id);
+    try {
+      await unlink(paths.file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw this.err(err, `removing ${container}/${id}`);
+    }
+    await unlink(paths.sidecar).catch(() => {});
+    await fsyncDir(paths.dir);
+    await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() });
+    return true;
+  }
+
+  async *list(container: string, options?: { pageSize?: number }): AsyncIterable<ListEntry> {
+    void options; // a folder walk has no pages
+    checkContainer(container);
+    const base = join(this.root, container);
+    const names = async (dir: string) => {
+      try {
+        return (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw this.err(err, `listing ${dir}`);
+      }
+    };
+    for (const a of await names(base)) {
+      for (const b of await names(join(base, a))) {
+        const dir = join(base, a, b);
+        for (const id of await names(dir)) {
+          const paths = { dir, file: join(dir, id), sidecar: join(dir, `.${id}.digest`) };
+          let size: number;
+          try {
+            size = (await stat(paths.file)).size;
+          } catch {
+            continue; // removed while listing
+          }
+          const sidecar = await this.readSidecar(paths, size);
+          const digest = sidecar ? Object.values(sidecar.digests)[0] : undefined;
+          yield { id, size, ...(digest ? { digest } : {}) };
+        }
+      }
+    }
+  }
+
+  writeLog(options: { fromSequence?: number; limit?: number }): AsyncIterable<WriteLogEntry> {
+    return this.log.read(options.fromSequence ?? 0, options.limit ?? Infinity);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const shared = logs.get(this.root);
+    if (shared && --shared.users === 0) {
+      logs.delete(this.root);
+      await shared.log.close();
+    }
+  }
+}
+
+export const driver: Driver = {
+  name: 'fs',
+  version: '1.0.0',
+  capabilities: { ranges: true, capacity: true, cachedDigest: true, writeLog: true, watch: false },
+  async isAvailable(offer: OfferDefinition): Promise<boolean> {
+    try {
+      const root = rootOf(offer);
+      await mkdir(root, { recursive: true });
+      await access(root, constants.W_OK | constants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  async connect(offer: OfferDefinition): Promise<Connection> {
+    const root = rootOf(offer);
+    try {
+      const created = await mkdir(root, { recursive: true });
+      if (created) await fsyncDir(dirname(root));
+      await access(root, constants.W_OK | constants.R_OK);
+    } catch (err) {
+      throw new StorageError('UNAVAILABLE', `offer ${offer.id}: cannot use folder ${root}: ${(err as Error).message}`, true, offer.id, { cause: err });
+    }
+    return new FsConnection(offer, root);
+  },
+};
