@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { driver } from '../../../src/storage/drivers/fs/index.ts';
+import { DEFAULT_LIMITS } from '../../../src/storage/config.ts';
+import { objectPaths } from '../../../src/storage/drivers/fs/layout.ts';
+import type { OfferDefinition } from '../../../src/storage/contract.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { runDriverContractSuite } from '../contract-suite.ts';
+
+const fsOffer = (path: string, id = 'fs-offer'): OfferDefinition => ({ id, driver: 'fs', parameters: { path }, limits: { ...DEFAULT_LIMITS } });
+
+runDriverContractSuite('fs', async () => {
+  const dir = tempDir('coffre-fs-contract-');
+  return { driver, offer: fsOffer(join(dir.path, 'offer')), cleanup: async () => dir.cleanup() };
+});
+
+test('fs layout: container/xx/yy/id from a hash of the id, digest sidecar beside it, no temp file left', async () => {
+  const dir = tempDir();
+  const conn = await driver.connect(fsOffer(dir.path));
+  try {
+    const data = Buffer.from('layout');
+    await conn.put({ container: 'objects', id: 'abc', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
+    const h = createHash('sha256').update('abc').digest('hex');
+    const leaf = join(dir.path, 'objects', h.slice(0, 2), h.slice(2, 4));
+    assert.deepEqual(readdirSync(leaf).sort(), ['.abc.digest', 'abc']);
+    const sidecar = JSON.parse(readFileSync(join(leaf, '.abc.digest'), 'utf8'));
+    assert.equal(sidecar.digests.sha512, createHash('sha512').update(data).digest('hex'));
+    assert.equal(objectPaths(dir.path, 'objects', 'abc').file, join(leaf, 'abc'));
+  } finally {
+    await conn.close();
+    dir.cleanup();
+  }
+});
+
+test('fs digest(noCache) reads the bytes again: a rotten object is seen even when the sidecar says otherwise', async () => {
+  const dir = tempDir();
+  const conn = await driver.connect(fsOffer(dir.path));
+  try {
+    const data = Buffer.from('precious bytes');
+    const { digest } = await conn.put({ container: 'objects', id: 'rot', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
+    const { file } = objectPaths(dir.path, 'objects', 'rot');
+    const bad = Buffer.from(data);
+    bad[0] ^= 1;
+    writeFileSync(file, bad);
+    assert.equal(await conn.digest('objects', 'rot', { algorithm: 'sha512' }), digest, 'the kept value');
+    assert.notEqual(await conn.digest('objects', 'rot', { algorithm: 'sha512', noCache: true }), digest);
+  } finally {
+    await conn.close();
+    dir.cleanup();
+  }
+});
+
+test('fs: a torn or missing sidecar is recomputed, never trusted', async () => {
+  const dir = tempDir();
+  const conn = await driver.connect(fsOffer(dir.path));
+  try {
+    const data = Buffer.from('sidecar check');
+    const { digest } = await conn.put({ container: 'objects', id: 'sc', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
+    const { sidecar } = objectPaths(dir.path, 'objects', 'sc');
+    writeFileSync(sidecar, '{"size":13,"dig');
+    assert.equal(await conn.digest('objects', 'sc', { algorithm: 'sha512' }), digest);
+    assert.ok(existsSync(sidecar));
+    assert.equal(JSON.parse(readFileSync(sidecar, 'utf8')).digests.sha512, digest, 'rewritten');
+  } finally {
+    await conn.close();
+    dir.cleanup();
+  }
+});
+
+test('fs: the write log survives a reopen and goes on from the last sequence', async () => {
+  const dir = tempDir();
+  try {
+    let conn = await driver.connect(fsOffer(dir.path));
+    for (const id of ['a', 'b']) await conn.put({ container: 'objects', id, body: Readable.from([Buffer.from(id)]), size: 1, digestAlgorithm: 'sha512' });
+    await conn.close();
+    conn = await driver.connect(fsOffer(dir.path));
+    await conn.remove('objects', 'a');
+    const entries = [];
+    for await (const e of conn.writeLog({})) entries.push([e.sequence, e.id, e.action]);
+    assert.deepEqual(entries, [[1, 'a', 'write'], [2, 'b', 'write'], [3, 'a', 'delete']]);
+    await conn.close();
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('fs: a quota caps the usable capacity', async () => {
+  const dir = tempDir();
+  const conn = await driver.connect({ ...fsOffer(dir.path), parameters: { path: dir.path, quotaBytes: 1000 } });
+  try {
+    await conn.put({ container: 'objects', id: 'q', body: Readable.from([Buffer.alloc(300)]), size: 300, digestAlgorithm: 'sha512' });
+    assert.deepEqual(await conn.capacity(), { usableBytes: 700, totalBytes: 1000 });
+  } finally {
+    await conn.close();
+    dir.cleanup();
+  }
+});
