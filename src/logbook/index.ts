@@ -1,1 +1,10 @@
 export * from './api.ts';
+export { SqlLogbook, toEvent, type EventInputExtras, type LogbookOptions } from './logbook.ts';
+export { openLogbook } from './open.ts';
+export { sealJournals, type SealResult, type SealKeys } from './seal.ts';
+export { verifyJournals, type VerifyReport, type VerifyOptions, type Problem } from './verify.ts';
+export { rebuildFromOffers, flushExports, LOGBOOKS_CONTAINER, type RebuildResult } from './export.ts';
+export { TRACEABILITY_CONTAINER } from './proof.ts';
+export { listOperations, showOperation, showLifecycle, type OperationSummary, type OperationDetail, type LifecycleView, type ListFilter } from './read.ts';
+export { MessageCatalogues, parseProperties, loadCatalogueFile, defaultCatalogue, fillPlaceholders, type Catalogue } from './messages.ts';
+export { canonicalJson } from './canonical.ts';

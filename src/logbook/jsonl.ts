@@ -1,0 +1,54 @@
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { ObjectSource } from '../storage/engine-api.ts';
+
+/**
+ * A JSON-lines file in the temp folder, written line by line with back-pressure: proofs and
+ * journals are never built as one string. `source()` hands it to the storage engine, which may
+ * open it more than once (retries).
+ */
+export class JsonLinesFile {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'coffre-logbook-'));
+  readonly path = join(this.dir, 'out.jsonl');
+  private readonly out: WriteStream = createWriteStream(this.path);
+  private failed: Error | undefined;
+
+  constructor() {
+    this.out.on('error', (err) => (this.failed = err));
+  }
+
+  async write(value: unknown): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (!this.out.write(JSON.stringify(value) + '\n')) await new Promise<void>((r) => this.out.once('drain', r));
+  }
+
+  async finish(): Promise<ObjectSource> {
+    await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.failed) throw this.failed;
+    const path = this.path;
+    return { size: statSync(path).size, open: () => createReadStream(path) };
+  }
+
+  remove(): void {
+    this.out.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Parses a JSON-lines stream, one value at a time. */
+export async function* readJsonLines(body: Readable, what: string): AsyncGenerator<any> {
+  const rl = createInterface({ input: body, crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    if (!line) continue;
+    try {
+      yield JSON.parse(line);
+    } catch {
+      throw new Error(`${what}: line ${n} is not JSON`);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { sql } from 'kysely';
+import type { CoffreDb } from '../db/index.ts';
+import type { SealRanges } from './proof.ts';
+import { chainKey, TABLES, type TableName } from './rows.ts';
+
+export interface Leaf {
+  t: TableName;
+  seq: number;
+  evId: string;
+  chain: string;
+  idx: number;
+  hash: string;
+}
+
+export const LEAF_TABLES: TableName[] = ['op', 'lfc', 'step'];
+
+/** The leaves of a seal: every row in the ranges, table by table, in seq order, page by page. */
+export async function* leavesInRanges(cdb: CoffreDb, ranges: SealRanges, pageSize: number): AsyncGenerator<Leaf> {
+  for (const t of LEAF_TABLES) {
+    const [from, to] = ranges[t];
+    let after = from;
+    const table = TABLES[t].sql;
+    const cols = t === 'step' ? sql.raw('seq, idx, operation_id, step_id, action, hash') : t === 'lfc' ? sql.raw('seq, idx, operation_id, ev_id, lfc_kind, lfc_id, hash') : sql.raw('seq, idx, operation_id, ev_id, hash');
+    while (after < to) {
+      const { rows } = await sql<any>`select ${cols} from ${sql.table(table)} where seq > ${after} and seq <= ${to} order by seq limit ${pageSize}`.execute(cdb.db);
+      for (const r of rows) {
+        yield {
+          t,
+          seq: Number(r.seq),
+          evId: t === 'step' ? `${r.step_id}:${r.action}` : r.ev_id,
+          chain: chainKey(t, r),
+          idx: Number(r.idx),
+          hash: r.hash,
+        };
+      }
+      if (rows.length < pageSize) break;
+      after = Number(rows[rows.length - 1].seq);
+    }
+  }
+}
+
+/** The highest seq of each table, once every writer before now has committed. */
+export async function currentMaxSeqs(cdb: CoffreDb): Promise<Record<TableName, number>> {
+  return cdb.db.transaction().execute(async (trx) => {
+    if (cdb.dialect === 'postgres') {
+      // SHARE mode waits for transactions already writing these tables: no event with a lower
+      // seq can commit after we read the maximum, so none is ever left out of every seal.
+      await sql`lock table logbook_op_event, logbook_lfc_event, logbook_step in share mode`.execute(trx);
+    }
+    const out = {} as Record<TableName, number>;
+    for (const t of LEAF_TABLES) {
+      const { rows } = await sql<{ m: number | null }>`select max(seq) as m from ${sql.table(TABLES[t].sql)}`.execute(trx);
+      out[t] = Number(rows[0]?.m ?? 0);
+    }
+    return out;
+  });
+}

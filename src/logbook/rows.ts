@@ -1,0 +1,84 @@
+import type { EventColumns, LogbookLfcEventTable, LogbookStepTable } from './tables.ts';
+import { sha256Hex } from './canonical.ts';
+
+/**
+ * The canonical JSON of a stored event, rebuilt from its columns: what its `hash` covers.
+ * Keys in sorted order (canonicalJson's order), `evDetData` inserted as stored (it is already
+ * canonical JSON), `prevHash` included so that each hash seals the whole chain before it.
+ * Writing and verifying both go through here: one definition of what is hashed.
+ */
+const OP_FIELDS: [string, keyof EventColumns][] = [
+  ['agId', 'ag_id'],
+  ['agIdApp', 'ag_id_app'],
+  ['evDateTime', 'ev_date_time'],
+  ['evDetData', 'ev_det_data'],
+  ['evId', 'ev_id'],
+  ['evIdProc', 'operation_id'],
+  ['evIdReqst', 'ev_id_reqst'],
+  ['evParentId', 'ev_parent_id'],
+  ['evType', 'ev_type'],
+  ['evTypeProc', 'ev_type_proc'],
+  ['obId', 'ob_id'],
+  ['outDetail', 'out_detail'],
+  ['outMessg', 'out_messg'],
+  ['outcome', 'outcome'],
+  ['prevHash', 'prev_hash'],
+];
+const LFC_FIELDS: [string, keyof LogbookLfcEventTable][] = [
+  ...OP_FIELDS,
+  ['lfcId', 'lfc_id'],
+  ['lfcKind', 'lfc_kind'],
+  ['stepId', 'step_id'],
+].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)) as [string, keyof LogbookLfcEventTable][];
+const STEP_FIELDS: [string, keyof LogbookStepTable][] = [
+  ['action', 'action'],
+  ['at', 'at'],
+  ['operationId', 'operation_id'],
+  ['prevHash', 'prev_hash'],
+  ['reason', 'reason'],
+  ['stepId', 'step_id'],
+];
+
+export type TableName = 'op' | 'lfc' | 'step';
+
+export const TABLES: Record<TableName, { sql: 'logbook_op_event' | 'logbook_lfc_event' | 'logbook_step'; fields: [string, string][] }> = {
+  op: { sql: 'logbook_op_event', fields: OP_FIELDS },
+  lfc: { sql: 'logbook_lfc_event', fields: LFC_FIELDS },
+  step: { sql: 'logbook_step', fields: STEP_FIELDS },
+};
+
+export function canonicalRowText(table: TableName, row: Record<string, unknown>): string {
+  let out = '{';
+  const fields = TABLES[table].fields;
+  for (let i = 0; i < fields.length; i++) {
+    const [key, col] = fields[i];
+    const v = row[col];
+    if (i) out += ',';
+    out += '"' + key + '":';
+    if (col === 'ev_det_data') out += v === null || v === undefined ? 'null' : (v as string);
+    else out += v === null || v === undefined ? 'null' : JSON.stringify(v);
+  }
+  return out + '}';
+}
+
+export const rowHash = (table: TableName, row: Record<string, unknown>): string => sha256Hex(canonicalRowText(table, row));
+
+/** The columns of each table in insert order (seq last: it is given only on rebuild). */
+export const EVENT_COLUMNS = [
+  'idx', 'ev_id', 'ev_parent_id', 'ev_type', 'ev_date_time', 'operation_id', 'ev_type_proc', 'outcome', 'out_detail',
+  'out_messg', 'ag_id', 'ob_id', 'ev_det_data', 'ev_id_reqst', 'ag_id_app', 'hash', 'prev_hash',
+] as const;
+export const INSERT_COLUMNS: Record<TableName, readonly string[]> = {
+  op: EVENT_COLUMNS,
+  lfc: [...EVENT_COLUMNS, 'lfc_kind', 'lfc_id', 'step_id'],
+  step: ['idx', 'operation_id', 'step_id', 'action', 'reason', 'at', 'hash', 'prev_hash'],
+};
+
+/** Chain key of a row: which chain it belongs to. */
+export function chainKey(table: TableName, row: { operation_id: string; lfc_kind?: string; lfc_id?: string }): string {
+  return table === 'lfc' ? `${row.lfc_kind}:${row.lfc_id}` : row.operation_id;
+}
+
+export function chainLabel(table: TableName, key: string): string {
+  return table === 'op' ? `operation ${key}` : table === 'step' ? `step records of operation ${key}` : `lifecycle ${key}`;
+}
