@@ -272,10 +272,11 @@ export class S3Connection implements Connection {
       await piping;
       etag = done.ETag ?? '';
     } catch (err) {
+      const cause = streamError ?? err; // before destroy(), which adds a "premature close"
       measure.destroy();
       await piping.catch(() => {});
       await upload.abort().catch(() => {});
-      throw streamError ?? err;
+      throw cause;
     }
     const digest = measure.digest();
     await this.writeSidecar(request.container, request.id, { algorithm: request.digestAlgorithm, digest, size: request.size, etag });
