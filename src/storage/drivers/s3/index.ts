@@ -38,7 +38,8 @@ export const driver: Driver = {
     }
   },
 
-  async connect(offer: OfferDefinition): Promise<Connection> {
+  async connect(definition: OfferDefinition): Promise<Connection> {
+    const offer = structuredClone(definition); // bound: later changes to the definition do not reach it
     const p = parseS3Parameters(offer);
     const client = createS3Client(offer, p);
     const connection = new S3Connection(offer, p, client);

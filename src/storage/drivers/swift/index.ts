@@ -48,7 +48,8 @@ export const driver: Driver = {
     }
   },
 
-  async connect(offer: OfferDefinition): Promise<Connection> {
+  async connect(definition: OfferDefinition): Promise<Connection> {
+    const offer = structuredClone(definition); // bound: later changes to the definition do not reach it
     const p = parseSwiftParameters(offer);
     const http = new HttpClient(Math.max(1, offer.limits.maxConnections), p.connectTimeout, p.requestTimeout);
     const auth = new Authenticator(p, http, offer.id);
