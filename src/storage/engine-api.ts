@@ -119,11 +119,15 @@ export interface StorageEngine {
   exists(strategyId: string, container: string, id: string): Promise<Record<string, boolean>>;
   remove(strategyId: string, container: string, id: string): Promise<RemoveResult[]>;
   offersStatus(): Promise<OfferStatus[]>;
+  close(): Promise<void>;
+}
+
+/** What operators and the referee use besides the StorageEngine: listings, write logs, diffs. */
+export interface StorageEngineAdmin extends StorageEngine {
   /** Objects of a container on one offer (default: the strategy's referent, else its first by rank). */
   list(strategyId: string, container: string, options?: { offerId?: string }): AsyncIterable<ListEntry>;
   /** An offer's own write log (sequence, container, id, write or delete) from a sequence on. */
   writeLog(offerId: string, options?: { fromSequence?: number; limit?: number }): AsyncIterable<WriteLogEntry>;
   /** What differs between two offers in a container, by id and digest. */
   diff(offerA: string, offerB: string, container: string): Promise<OfferDiff>;
-  close(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import type {
   ReadRequest,
   ReadResult,
   RemoveResult,
-  StorageEngine,
+  StorageEngineAdmin,
   StrategyCheck,
   WriteRequest,
   WriteResult,
@@ -41,7 +41,7 @@ export const engineSettings = (c: StorageConfig): EngineSettings => ({
 const HEX = /^[0-9a-f]+$/i;
 
 /** The storage engine: checks, multi-offer writes, reads with fallback, records in the database. */
-export class Engine implements StorageEngine {
+export class Engine implements StorageEngineAdmin {
   readonly runtimes = new Map<string, OfferRuntime>();
   private readonly records: RecordWriter;
   private readonly checkCache = new Map<string, { at: number; check: OfferCheck }>();
