@@ -10,6 +10,8 @@ export const sipConfigSchema = z
     maxManifestSize: bytes().default(256 * 2 ** 20),
     /** Deepest XML element nesting accepted in a manifest. */
     maxXmlDepth: z.number().int().positive().default(256),
+    /** Longest text of one XML element kept as metadata. */
+    maxXmlText: bytes().default(2 ** 20),
     /** Deepest archive-unit tree accepted. */
     maxUnitDepth: z.number().int().positive().default(100),
     /** Largest bagit.txt / bag-info.txt / manifest line count handled as metadata. */
