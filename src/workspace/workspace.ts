@@ -1,4 +1,4 @@
-import { createReadStream, type ReadStream } from 'node:fs';
+import type { ReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -161,8 +161,8 @@ export class Workspace {
       if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new WorkspaceError('NOT_FOUND', 'no such file in the workspace', relativePath);
       throw err;
     });
-    return createReadStream('', { fd: handle.fd, start: range.start, end: range.end, highWaterMark: 256 * 1024 })
-      .on('close', () => void handle.close().catch(() => {}));
+    // The stream owns the handle and closes it (autoClose), once.
+    return handle.createReadStream({ start: range.start, end: range.end, highWaterMark: 256 * 1024 });
   }
 
   /** Writes a step's result under output/ atomically (temp file then rename). */
