@@ -270,9 +270,9 @@ export class SqlLogbook implements Logbook {
         } else if (j.t === 'step') {
           chainRow('step', j.opId, { operation_id: j.opId, step_id: j.stepId, action: j.action, reason: j.reason, at: now });
         } else if (j.t === 'end') {
-          chainRow('op', j.opId, this.eventRow(op, { ...j.event, evType: j.event.evType ?? op.ev_type, outcome: j.outcome }));
+          const closing = chainRow('op', j.opId, this.eventRow(op, { ...j.event, evType: j.event.evType ?? op.ev_type, outcome: j.outcome }));
           op.status = j.outcome;
-          rows.end.push({ operation_id: j.opId, status: j.outcome, ended_at: now });
+          rows.end.push({ operation_id: j.opId, status: j.outcome, ended_at: now, closing_ev_id: closing.ev_id });
           if (nextExport === undefined) {
             const r = await trx.selectFrom('logbook_export').select((eb) => eb.fn.max('n').as('m')).executeTakeFirst();
             nextExport = Number(r?.m ?? 0);
@@ -286,7 +286,7 @@ export class SqlLogbook implements Logbook {
       await insertRows(trx, dialect, 'logbook_op_event', INSERT_COLUMNS.op, rows.op, chunk);
       await insertRows(trx, dialect, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows.lfc, chunk);
       await insertRows(trx, dialect, 'logbook_step', INSERT_COLUMNS.step, rows.step, chunk);
-      await insertRows(trx, dialect, 'logbook_operation_end', ['operation_id', 'status', 'ended_at'], rows.end, chunk);
+      await insertRows(trx, dialect, 'logbook_operation_end', ['operation_id', 'status', 'ended_at', 'closing_ev_id'], rows.end, chunk);
       await insertRows(trx, dialect, 'logbook_export', ['n', 'operation_id', 'created_at'], rows.export, chunk);
     });
     // Committed: the staged heads are now the truth.

@@ -42,6 +42,7 @@ export const logbookMigrations: CoffreMigration[] = [
         .addColumn('operation_id', 'text', (c) => c.primaryKey())
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('ended_at', 'text', (c) => c.notNull())
+        .addColumn('closing_ev_id', 'text', (c) => c.notNull())
         .execute();
       await eventColumns(db.schema.createTable('logbook_op_event'), t)
         .addColumn('hash', 'text', (c) => c.notNull())

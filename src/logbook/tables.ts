@@ -21,6 +21,8 @@ export interface LogbookOperationEndTable {
   operation_id: string;
   status: string;
   ended_at: string;
+  /** evId of the closing event: the last of the operation's chain. */
+  closing_ev_id: string;
 }
 
 /** Columns every journal event shares (Vitam's names in snake case). */

@@ -140,12 +140,12 @@ export async function verifyJournals(cdb: CoffreDb, options: VerifyOptions): Pro
   };
 
   // Operations: their first event opens them, their last closes them with the recorded status.
-  const ops = new Map<string, { type: string; ev_type: string; status: string | null }>();
+  const ops = new Map<string, { type: string; ev_type: string; status: string | null; closing_ev_id: string | null }>();
   {
     const rows = await cdb.db
       .selectFrom('logbook_operation as o')
       .leftJoin('logbook_operation_end as e', 'e.operation_id', 'o.id')
-      .select(['o.id', 'o.type', 'o.ev_type', 'e.status'])
+      .select(['o.id', 'o.type', 'o.ev_type', 'e.status', 'e.closing_ev_id'])
       .execute();
     for (const r of rows) ops.set(r.id, r);
   }
@@ -165,7 +165,7 @@ export async function verifyJournals(cdb: CoffreDb, options: VerifyOptions): Pro
       else {
         if (first.idx === 0 && (first.outcome !== 'STARTED' || first.ev_type !== op.ev_type))
           add({ kind: 'operation', table: 'op', seq: first.seq, evId: first.ev_id, chain: opId, message: `operation ${opId}: its first event ${first.ev_id} is not its start (${op.ev_type} STARTED)` });
-        if (op.status && last.outcome !== op.status)
+        if (op.status && (last.outcome !== op.status || last.ev_id !== op.closing_ev_id))
           add({ kind: 'deleted', table: 'op', seq: last.seq, evId: last.ev_id, chain: opId, message: `operation ${opId} ended ${op.status} but its last event ${last.ev_id} (${last.ev_type} ${last.outcome}) does not close it: its closing event was deleted` });
       }
     }

@@ -1,16 +1,15 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { join } from 'node:path';
 import { openAndMigrate, type CoffreDb } from '../../src/db/index.ts';
 import { openLogbook, type SqlLogbook } from '../../src/logbook/index.ts';
 import type { CoffreConfig, CoffreConfigInput } from '../../src/config/index.ts';
 import { testConfig, type TestDatabase } from '../helpers/db.ts';
-import { FolderStorage } from './folder-storage.ts';
+import { openStorage, type Engine } from '../../src/storage/index.ts';
+import { loadOrCreateInstanceKey } from '../../src/auth/index.ts';
 
 export interface Fixture {
   config: CoffreConfig;
   cdb: CoffreDb;
   logbook: SqlLogbook;
-  storage: FolderStorage;
+  storage: Engine;
   keys: { privateKey: import('node:crypto').KeyObject; publicKey: import('node:crypto').KeyObject };
   close(): Promise<void>;
 }
@@ -18,9 +17,10 @@ export interface Fixture {
 export async function fixture(database: TestDatabase['name'], overrides: Partial<CoffreConfigInput> = {}): Promise<Fixture> {
   const { config, cleanup } = await testConfig(database, overrides);
   const cdb = await openAndMigrate(config);
-  const storage = new FolderStorage(join(config.dataDir, 'offers'));
+  // The real storage engine on its embedded default: two filesystem offers in the data folder.
+  const storage = await openStorage({ config, cdb });
   const logbook = openLogbook(cdb, config, { storage, agentId: 'test-agent' });
-  const keys = generateKeyPairSync('ed25519');
+  const keys = loadOrCreateInstanceKey(config.dataDir);
   return {
     config,
     cdb,
@@ -29,6 +29,7 @@ export async function fixture(database: TestDatabase['name'], overrides: Partial
     keys,
     close: async () => {
       await logbook.close();
+      await storage.close();
       await cdb.close();
       await cleanup();
     },
