@@ -3,6 +3,8 @@ import type { Status, Logbook, EventInput } from '../logbook/api.ts';
 import type { StorageEngine } from '../storage/engine-api.ts';
 import type { CoffreDb } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
+import type { CoffreConfig } from '../config/index.ts';
+import type { Workspaces } from '../workspace/index.ts';
 
 /**
  * The worker plugin contract (seed 004). A plugin is a class whose instances have `execute`;
@@ -72,7 +74,7 @@ export interface HandlerIO {
   lifecycle(kind: 'unit' | 'objectgroup', lifecycleId: string, events: EventInput[]): Promise<void>;
   /** Message from the catalogues (default, then this plugin's properties). */
   message(code: string, params?: Record<string, string | number>): string;
-  services: { cdb: CoffreDb; logbook: Logbook; storage?: StorageEngine };
+  services: { cdb: CoffreDb; logbook: Logbook; storage?: StorageEngine; workspaces: Workspaces; config?: CoffreConfig };
   log: Logger;
 }
 

@@ -4,6 +4,7 @@ import type { CoffreDb } from '../db/index.ts';
 import type { Logbook, Status, EventInput } from '../logbook/api.ts';
 import type { StorageEngine } from '../storage/engine-api.ts';
 import type { Logger } from '../log/index.ts';
+import type { CoffreConfig } from '../config/index.ts';
 import type { JobQueue, Job } from '../queue/index.ts';
 import type { Workspaces } from '../workspace/index.ts';
 import type { HandlerIO, ItemStatus, WorkItem } from '../plugins/api.ts';
@@ -51,6 +52,7 @@ export interface WorkerDeps {
   log: Logger;
   itemConcurrency: number;
   maxAttempts: number;
+  config?: CoffreConfig;
 }
 
 const MAX_FAILURES_REPORTED = 50;
@@ -155,7 +157,8 @@ export class Worker {
     const { plugins, logbook, workspaces, cdb, storage, log } = this.deps;
     const { plugin, entry } = plugins.create(action.name);
     const ws = workspaces.open(p.operationId);
-    const message = (code: string, mp?: Record<string, string | number>) => logbook.message(code, mp, entry.catalogue);
+    // Catalogue messages read `{detail}`: our plugins give their explanation as `reason`.
+    const message = (code: string, mp?: Record<string, string | number>) => logbook.message(code, { detail: mp?.reason ?? '', ...mp }, entry.catalogue);
     const firstMessage = (codes: string[], mp?: Record<string, string | number>) => {
       for (const code of codes) {
         const m = message(code, mp);
@@ -182,7 +185,7 @@ export class Worker {
       journal: async (events: EventInput[]) => void (await logbook.appendOperation(p.operationId, events.map((e) => ({ agId: this.id, ...e })))),
       lifecycle: (kind, id, events) => logbook.appendLifecycle(kind, id, p.operationId, p.step, events.map((e) => ({ agId: this.id, ...e }))),
       message,
-      services: { cdb, logbook, storage },
+      services: { cdb, logbook, storage, workspaces, config: this.deps.config },
       log,
     };
     let result: ItemStatus;

@@ -317,7 +317,7 @@ export class Coordinator {
   }
 
   private message(code: string, params?: Record<string, string | number>) {
-    return this.deps.logbook.message(code, params);
+    return this.deps.logbook.message(code, { detail: params?.reason ?? '', ...params });
   }
 
   private async save(id: string, set: Partial<{ steps: string; step_index: number; rejected: number; outcome: string; params: string }>) {

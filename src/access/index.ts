@@ -1,0 +1,1 @@
+export { operationRoutes, operationView, canSee, type OperationView } from './operations.ts';

@@ -1,0 +1,83 @@
+import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
+import { readCheckedPackage } from '../../ingest/sip-adapter.ts';
+import { describeLocation } from '../../sip/errors.ts';
+import { PACKAGE_SUMMARY, type GroupItem, type ObjectItem, type PackageSummary, type UnitItem } from './items.ts';
+
+/**
+ * CHECK_MANIFEST: reads and checks the manifest (SEDA: XSD of its version then what a schema
+ * cannot say; BagIt: declaration, manifests, Payload-Oxum), then records the units and object
+ * groups as the items of the next steps, with archive ids unique across operations.
+ * Replay-safe: the items of the operation are replaced as a whole.
+ */
+export default class CheckManifest implements WorkerPlugin {
+  async execute(io: HandlerIO): Promise<ItemStatus> {
+    const ws = io.services.workspaces.open(io.operationId);
+    const listing = await ws.listing();
+    if (!listing) return { globalStatus: 'FATAL', params: { reason: 'the package was not unpacked' } };
+    let pkg;
+    try {
+      pkg = await readCheckedPackage(ws, listing, io.services.config?.sip);
+    } catch (err) {
+      const e = err as { name?: string; code?: string; message: string; issues?: Array<{ code: string; message: string; where?: any }> };
+      if (e.name !== 'SipError') throw err;
+      return {
+        globalStatus: 'KO',
+        itemsStatus: [{ MANIFEST: { globalStatus: 'KO' } }],
+        params: { reason: e.message, code: e.code ?? 'KO' },
+        detail: { issues: (e.issues ?? []).slice(0, 50).map((i) => ({ code: i.code, message: i.message, where: describeLocation(i.where) })) },
+      };
+    }
+    const op = io.operationId;
+    const unitIds = new Map(pkg.units.map((u, i) => [u.id, `${op}-u${i}`]));
+    const groupIds = new Map(pkg.groups.map((g, i) => [g.id, `${op}-g${i}`]));
+    const objects = new Map(pkg.objects.map((o, i) => [o.id, { o, id: `${op}-o${i}` }]));
+    const units: UnitItem[] = pkg.units.map((u) => ({
+      manifestId: u.id,
+      parentIds: u.parentIds.map((p) => unitIds.get(p) ?? p),
+      title: u.title,
+      content: u.content,
+      management: u.management,
+      groupIds: u.groupIds.map((g) => groupIds.get(g) ?? g),
+    }));
+    const groups: GroupItem[] = pkg.groups.map((g) => ({
+      manifestId: g.id,
+      unitIds: g.unitIds.map((u) => unitIds.get(u) ?? u),
+      objects: g.objectIds.map((oid): ObjectItem => {
+        const { o, id } = objects.get(oid)!;
+        return {
+          id, manifestId: o.id, kind: o.kind, version: o.version, path: o.path, size: o.size, declaredSize: o.declaredSize,
+          declaredDigest: o.declaredDigest, computedDigest: o.computedDigest, format: o.format, filename: o.filename, metadata: o.metadata,
+        };
+      }),
+    }));
+    const db = io.services.cdb.db;
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('ingest_item').where('operation_id', '=', op).execute();
+      const rows = [
+        ...units.map((u, seq) => ({ operation_id: op, kind: 'unit', seq, item_id: unitIds.get(u.manifestId)!, data: JSON.stringify(u) })),
+        ...groups.map((g, seq) => ({ operation_id: op, kind: 'objectgroup', seq, item_id: groupIds.get(g.manifestId)!, data: JSON.stringify(g) })),
+      ];
+      for (let i = 0; i < rows.length; i += 500) await trx.insertInto('ingest_item').values(rows.slice(i, i + 500)).execute();
+    });
+    const summary: PackageSummary = {
+      kind: pkg.kind,
+      version: pkg.version,
+      header: pkg.header as Record<string, unknown>,
+      totalSize: pkg.totalSize,
+      units: pkg.units.length,
+      groups: pkg.groups.length,
+      objects: pkg.objects.length,
+      binaryObjects: pkg.objects.filter((o) => o.kind === 'binary').length,
+      warnings: pkg.warnings.map((w) => ({ code: w.code, message: `${describeLocation(w.where) ? describeLocation(w.where) + ': ' : ''}${w.message}` })),
+      unitIds: [...unitIds.entries()],
+    };
+    await io.output.write(PACKAGE_SUMMARY, JSON.stringify(summary));
+    const status = summary.warnings.length > 0 ? 'WARNING' : 'OK';
+    return {
+      globalStatus: status,
+      itemsStatus: [{ MANIFEST: { globalStatus: status } }],
+      params: { kind: pkg.kind, version: pkg.version, units: summary.units, objects: summary.objects, reason: summary.warnings[0]?.message ?? '' },
+      detail: { kind: pkg.kind, version: pkg.version, units: summary.units, groups: summary.groups, objects: summary.objects, totalSize: summary.totalSize, warnings: summary.warnings.slice(0, 50) },
+    };
+  }
+}

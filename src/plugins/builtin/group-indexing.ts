@@ -1,0 +1,1 @@
+export { GroupIndexing as default } from './indexing.ts';

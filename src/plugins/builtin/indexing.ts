@@ -1,0 +1,63 @@
+import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
+import { nowIso } from '../../db/index.ts';
+import type { GroupItem, UnitItem } from './items.ts';
+
+/** UNIT_METADATA_INDEXATION: the unit, its place in the tree and its metadata, kept for access. */
+export class UnitIndexing implements WorkerPlugin {
+  async execute(io: HandlerIO): Promise<ItemStatus> {
+    const u = io.item.data as UnitItem;
+    await io.services.cdb.db
+      .insertInto('archive_unit')
+      .values({
+        id: io.item.id,
+        operation_id: io.operationId,
+        parent_ids: JSON.stringify(u.parentIds),
+        title: u.title ?? null,
+        metadata: JSON.stringify({ manifestId: u.manifestId, content: u.content, management: u.management ?? null, groupIds: u.groupIds }),
+        created_at: nowIso(),
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return { globalStatus: 'OK', params: { unit: u.manifestId } };
+  }
+}
+
+/** OG_METADATA_INDEXATION: the group, its objects (real size, digest, identified format) and their copies. */
+export class GroupIndexing implements WorkerPlugin {
+  async execute(io: HandlerIO): Promise<ItemStatus> {
+    const g = io.item.data as GroupItem;
+    const now = nowIso();
+    const strategy = String(io.parameters.strategy ?? 'default');
+    await io.services.cdb.db.transaction().execute(async (trx) => {
+      await trx.insertInto('object_group').values({ id: io.item.id, operation_id: io.operationId, unit_ids: JSON.stringify(g.unitIds), created_at: now })
+        .onConflict((oc) => oc.column('id').doNothing()).execute();
+      for (const o of g.objects) {
+        await trx
+          .insertInto('archive_object')
+          .values({
+            id: o.id,
+            operation_id: io.operationId,
+            group_id: io.item.id,
+            path: o.path ?? null,
+            physical: o.kind === 'physical' ? 1 : 0,
+            size: o.storage?.size ?? o.size ?? null,
+            digest: o.storage?.digest ?? o.computedDigest?.value ?? null,
+            digest_algorithm: o.storage?.digestAlgorithm ?? o.computedDigest?.algorithm ?? null,
+            format_id: o.identified?.formatId ?? o.format?.formatId ?? null,
+            mime_type: o.identified?.mimeType ?? o.format?.mimeType ?? null,
+            strategy_id: o.kind === 'binary' ? strategy : null,
+            stored: o.storage && o.storage.status !== 'KO' ? 1 : 0,
+            created_at: now,
+          })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute();
+        for (const c of o.storage?.copies ?? []) {
+          if (c.status === 'KO') continue;
+          await trx.insertInto('object_copy').values({ object_id: o.id, offer_id: c.offerId, digest: c.digest ?? o.storage!.digest, size: o.storage!.size, created_at: now })
+            .onConflict((oc) => oc.columns(['object_id', 'offer_id']).doNothing()).execute();
+        }
+      }
+    });
+    return { globalStatus: 'OK', params: { group: g.manifestId } };
+  }
+}

@@ -1,0 +1,66 @@
+import { createReadStream } from 'node:fs';
+import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
+import type { Status } from '../../logbook/api.ts';
+import { worstStatus } from '../../logbook/api.ts';
+import type { GroupItem } from './items.ts';
+
+/**
+ * OBJ_STORAGE (seed 000, StoreObjects steps 6–13), for one object group:
+ *   6  operation journal: storing of the group STARTED
+ *   for each binary object:
+ *     7  its lifecycle: STARTED
+ *     8–11 the storage engine reads the strategy, streams the object once from the workspace
+ *          to every offer (digest checked)
+ *     12 its lifecycle: OK / ALREADY_EXECUTED / KO with the copies
+ *   13 operation journal: end of the group's storing (worst of its objects)
+ * Idempotent: a replayed batch finds the copies in place (ALREADY_EXISTS on every offer) and says
+ * ALREADY_EXECUTED.
+ */
+export default class StoreObjects implements WorkerPlugin {
+  async execute(io: HandlerIO): Promise<ItemStatus> {
+    const storage = io.services.storage;
+    if (!storage) return { globalStatus: 'FATAL', params: { reason: 'no storage engine in this worker' } };
+    const group = io.item.data as GroupItem;
+    const groupId = io.item.id;
+    const strategyId = String(io.parameters.strategy ?? 'default');
+    await io.journal([{ evType: 'OBJ_STORAGE', outcome: 'STARTED', outDetail: 'OBJ_STORAGE.STARTED', outMessg: io.message('OBJ_STORAGE.STARTED'), obId: groupId }]);
+    let status: Status = 'OK';
+    let stored = 0;
+    const reasons: string[] = [];
+    for (const o of group.objects) {
+      if (o.kind !== 'binary' || !o.path) continue;
+      await io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: 'STARTED', outDetail: 'LFC.OBJ_STORAGE.STARTED', outMessg: io.message('LFC.OBJ_STORAGE.STARTED'), obId: o.id }]);
+      const path = io.workspace.path(o.path);
+      const size = await io.workspace.size(o.path);
+      const expected = o.computedDigest?.algorithm === 'SHA-512' ? o.computedDigest.value : undefined;
+      let objectStatus: Status;
+      let detail: unknown;
+      try {
+        const r = await storage.write({ strategyId, container: 'objects', id: o.id, source: { size, open: () => createReadStream(path, { highWaterMark: 1024 * 1024 }) }, expectedDigest: expected });
+        objectStatus = r.status === 'OK' ? (r.copies.every((c) => c.status === 'ALREADY_EXISTS') ? 'ALREADY_EXECUTED' : 'OK') : 'KO';
+        o.storage = { status: objectStatus, digest: r.digest, digestAlgorithm: r.digestAlgorithm, size: r.size, copies: r.copies.map((c) => ({ offerId: c.offerId, status: c.status, digest: c.digest })) };
+        detail = { strategyId, digest: r.digest, digestAlgorithm: r.digestAlgorithm, copies: r.copies };
+        if (objectStatus === 'KO') reasons.push(`${o.manifestId}: ${r.message ?? r.copies.filter((c) => c.status === 'KO').map((c) => `${c.offerId}: ${c.message ?? 'KO'}`).join('; ')}`);
+      } catch (err) {
+        objectStatus = 'KO';
+        detail = { error: (err as Error).message };
+        reasons.push(`${o.manifestId}: ${(err as Error).message}`);
+      }
+      if (objectStatus !== 'KO') stored++;
+      status = worstStatus(status, objectStatus === 'ALREADY_EXECUTED' ? 'OK' : objectStatus);
+      await io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: objectStatus, outDetail: `LFC.OBJ_STORAGE.${objectStatus}`, outMessg: io.message(`LFC.OBJ_STORAGE.${objectStatus}`, { objectId: o.id }), obId: o.id, evDetData: detail }]);
+    }
+    // Keep where each object went, for indexing and for a rollback.
+    await io.services.cdb.db
+      .updateTable('ingest_item')
+      .set({ data: JSON.stringify(group) })
+      .where('operation_id', '=', io.operationId)
+      .where('kind', '=', 'objectgroup')
+      .where('seq', '=', io.item.seq)
+      .execute();
+    const replayed = group.objects.some((o) => o.storage?.status === 'ALREADY_EXECUTED');
+    const final: Status = status === 'OK' && replayed && group.objects.every((o) => o.kind !== 'binary' || o.storage?.status === 'ALREADY_EXECUTED') ? 'ALREADY_EXECUTED' : status;
+    await io.journal([{ evType: 'OBJ_STORAGE', outcome: final, outDetail: `OBJ_STORAGE.${final}`, outMessg: io.message(`OBJ_STORAGE.${final}`, { reason: reasons[0] ?? '' }), obId: groupId, evDetData: { objects: stored, failures: reasons.slice(0, 10) } }]);
+    return { globalStatus: final, params: { group: group.manifestId, reason: reasons[0] ?? '' } };
+  }
+}

@@ -1,0 +1,1 @@
+export { UnitIndexing as default } from './indexing.ts';

@@ -1,0 +1,55 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { sampleSeda, writePackage } from '../fixtures/packages.ts';
+import type { StorageEngine } from '../../src/storage/index.ts';
+import { showLifecycle } from '../../src/logbook/index.ts';
+import { submit, waitForOperation, journalTrail } from './helpers.ts';
+
+describe('default ingest workflow (real storage, journals, SIP)', () => {
+  let platform: TestPlatform;
+  const dir = tempDir();
+  before(async () => {
+    platform = await startTestPlatform('sqlite');
+  });
+  after(async () => {
+    await platform?.close();
+    dir.cleanup();
+  });
+
+  test('a SEDA 2.1 package is ingested OK: seed 000 journal order, copies on every offer, metadata indexed, ATR kept', async () => {
+    const pkg = await writePackage(join(dir.path, 'ok.zip'), sampleSeda('2.1'));
+    const id = await submit(platform, pkg);
+    const op = await waitForOperation(platform.ctx.cdb, id);
+    const trail = await journalTrail(platform.ctx.cdb, id);
+    assert.equal(op.outcome, 'OK', `${trail.join('\n')}\n${op.steps}`);
+    const i = trail.indexOf('STP_STORAGE_AVAILABILITY_CHECK:STARTED');
+    assert.deepEqual(trail.slice(i, i + 4), [
+      'STP_STORAGE_AVAILABILITY_CHECK:STARTED', 'STORAGE_AVAILABILITY_CHECK:STARTED', 'STORAGE_AVAILABILITY_CHECK:OK', 'STP_STORAGE_AVAILABILITY_CHECK:OK',
+    ]);
+    const s = trail.indexOf('STP_OBJ_STORING:STARTED');
+    assert.equal(trail[s + 1], 'OBJ_STORAGE:STARTED');
+    assert.equal(trail[s + 2], 'OBJ_STORAGE:STARTED', 'seed 000 step 6: the group storing STARTED');
+    assert.equal(trail.at(-1), 'PROCESS_SIP_UNITARY:OK');
+    const objects = await platform.ctx.cdb.db.selectFrom('archive_object').selectAll().where('operation_id', '=', id).execute();
+    const binaries = objects.filter((o) => !o.physical);
+    assert.ok(binaries.length >= 1);
+    const storage = platform.ctx.services.get('storage') as StorageEngine;
+    for (const o of binaries) {
+      const where = await storage.exists('default', 'objects', o.id);
+      assert.ok(Object.values(where).length >= 2 && Object.values(where).every(Boolean), `${o.id} on every offer: ${JSON.stringify(where)}`);
+      const copies = await platform.ctx.cdb.db.selectFrom('object_copy').selectAll().where('object_id', '=', o.id).execute();
+      assert.equal(copies.length, Object.keys(where).length);
+      // Seed 000 steps 7 and 12 in the group's lifecycle.
+      const lfc = (await showLifecycle(platform.ctx.cdb, o.group_id)).flatMap((l) => l.events).filter((e) => e.evType === 'LFC.OBJ_STORAGE' && e.obId === o.id);
+      assert.deepEqual(lfc.map((e) => e.outcome), ['STARTED', 'OK']);
+    }
+    const units = await platform.ctx.cdb.db.selectFrom('archive_unit').selectAll().where('operation_id', '=', id).execute();
+    assert.ok(units.length >= 1);
+    const report = JSON.parse(op.report!);
+    assert.equal(report.status, 'OK');
+    assert.match(op.reply_xml!, /<ReplyCode>OK<\/ReplyCode>/);
+  });
+});
