@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { sampleSeda, writePackage } from '../fixtures/packages.ts';
+import { sampleSeda, sampleBag, writePackage } from '../fixtures/packages.ts';
 import type { StorageEngine } from '../../src/storage/index.ts';
 import { showLifecycle } from '../../src/logbook/index.ts';
 import { submit, waitForOperation, journalTrail } from './helpers.ts';
@@ -51,5 +51,31 @@ describe('default ingest workflow (real storage, journals, SIP)', () => {
     const report = JSON.parse(op.report!);
     assert.equal(report.status, 'OK');
     assert.match(op.reply_xml!, /<ReplyCode>OK<\/ReplyCode>/);
+  });
+});
+
+describe('BagIt ingest', () => {
+  let platform: TestPlatform;
+  const dir = tempDir();
+  before(async () => {
+    platform = await startTestPlatform('sqlite');
+  });
+  after(async () => {
+    await platform?.close();
+    dir.cleanup();
+  });
+
+  test('a BagIt bag as tar: one unit with bag-info as metadata, one group per payload file, JSON report only', async () => {
+    const pkg = await writePackage(join(dir.path, 'bag.tar'), sampleBag(), 'tar');
+    const id = await submit(platform, pkg);
+    const op = await waitForOperation(platform.ctx.cdb, id);
+    assert.ok(['OK', 'WARNING'].includes(op.outcome), op.steps);
+    const units = await platform.ctx.cdb.db.selectFrom('archive_unit').selectAll().where('operation_id', '=', id).execute();
+    assert.equal(units.length, 1);
+    assert.match(units[0].metadata, /Jeanne Martin/);
+    const groups = await platform.ctx.cdb.db.selectFrom('object_group').selectAll().where('operation_id', '=', id).execute();
+    assert.equal(groups.length, 3);
+    assert.equal(op.reply_xml, null);
+    assert.equal(JSON.parse(op.report!).package.kind, 'bagit');
   });
 });
