@@ -360,9 +360,16 @@ export class SqlLogbook implements Logbook {
         for (const r of rows) out[t].set(r.operation_id, { idx: Number(r.idx), hash: r.hash });
       }
     }
-    const keys = [...need.lfc];
-    for (let i = 0; i < keys.length; i += IN_CHUNK) {
-      const ids = keys.slice(i, i + IN_CHUNK).map((k) => k.slice(k.indexOf(':') + 1));
+    // Grouped by kind so that the lookup walks the (lfc_kind, lfc_id, idx) index.
+    const byKind = new Map<string, string[]>();
+    for (const k of need.lfc) {
+      const kind = k.slice(0, k.indexOf(':'));
+      let list = byKind.get(kind);
+      if (!list) byKind.set(kind, (list = []));
+      list.push(k.slice(kind.length + 1));
+    }
+    for (const [kind, all] of byKind) for (let i = 0; i < all.length; i += IN_CHUNK) {
+      const ids = all.slice(i, i + IN_CHUNK);
       const rows = await trx
         .selectFrom('logbook_lfc_event as e')
         .innerJoin(
@@ -370,6 +377,7 @@ export class SqlLogbook implements Logbook {
             eb
               .selectFrom('logbook_lfc_event')
               .select(['lfc_kind', 'lfc_id', (x) => x.fn.max('idx').as('m')])
+              .where('lfc_kind', '=', kind)
               .where('lfc_id', 'in', ids)
               .groupBy(['lfc_kind', 'lfc_id'])
               .as('h'),

@@ -1,0 +1,152 @@
+/**
+ * Journal benchmark: append N lifecycle events (default 1,000,000) through the Logbook, in
+ * batches as workers write them (each batch: 100 object groups × 10 events, written by concurrent
+ * appendLifecycle calls that the logbook groups into one transaction), then seal them all (Merkle
+ * tree SHA-512 + Ed25519 signature + proof streamed to the two filesystem offers of the embedded
+ * default). Baseline: the same rows inserted in the same batches and transactions by the same
+ * multi-row INSERT, without canonical JSON, hashing or chain heads.
+ * On SQLite always; on PostgreSQL with COFFRE_TEST_PG_URL or --pg URL.
+ *
+ *   npm run bench -- journal [--events N] [--pg URL] [--no-pg]
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { parseConfig, type CoffreConfig } from '../src/config/index.ts';
+import { openAndMigrate, type CoffreDb } from '../src/db/index.ts';
+import { openLogbook, sealJournals } from '../src/logbook/index.ts';
+import { INSERT_COLUMNS } from '../src/logbook/rows.ts';
+import { insertRows } from '../src/logbook/sqlbatch.ts';
+import { openStorage } from '../src/storage/index.ts';
+import { loadOrCreateInstanceKey } from '../src/auth/index.ts';
+import { report, rssSampler, type BenchRow } from './lib/report.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const EVENTS = Number(flag('--events') ?? 1_000_000);
+const PER_LIFECYCLE = 10;
+const LIFECYCLES_PER_BATCH = 100;
+const BATCH = PER_LIFECYCLE * LIFECYCLES_PER_BATCH;
+const PG_URL = args.includes('--no-pg') ? undefined : (flag('--pg') ?? process.env.COFFRE_TEST_PG_URL);
+
+interface Target {
+  name: 'sqlite' | 'postgres';
+  config: CoffreConfig;
+  cleanup(): Promise<void>;
+}
+
+async function target(name: 'sqlite' | 'postgres'): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'coffre-bench-journal-'));
+  let url: string | undefined;
+  let drop = async () => {};
+  if (name === 'postgres') {
+    const db = `coffre_bench_${randomBytes(5).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${db}`);
+    await admin.end();
+    const u = new URL(PG_URL!);
+    u.pathname = `/${db}`;
+    url = u.toString();
+    drop = async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await c.end();
+    };
+  }
+  const config = parseConfig({ dataDir: dir, log: { level: 'silent' }, ...(url ? { database: { url } } : {}) });
+  return { name, config, cleanup: async () => (await drop(), rmSync(dir, { recursive: true, force: true })) };
+}
+
+const event = (u: number, k: number) => ({
+  evType: k % 2 ? 'LFC.CHECK_DIGEST.CALC_CHECK' : 'LFC.CHECK_DIGEST',
+  outcome: 'OK' as const,
+  obId: `obj-${u}-${k}`,
+  evDetData: { objectId: `obj-${u}-${k}`, digest: 'a1b2c3d4e5f6'.repeat(10), algorithm: 'SHA-512' },
+});
+
+async function runLogbook(cdb: CoffreDb, config: CoffreConfig) {
+  const logbook = openLogbook(cdb, config);
+  const op = await logbook.startOperation({ type: 'INGEST', evType: 'PROCESS_SIP_UNITARY' });
+  const t0 = performance.now();
+  let u = 0;
+  for (let written = 0; written < EVENTS; written += BATCH) {
+    const calls: Promise<void>[] = [];
+    for (let l = 0; l < LIFECYCLES_PER_BATCH && written + l * PER_LIFECYCLE < EVENTS; l++, u++) {
+      const id = `og-${u}`;
+      calls.push(logbook.appendLifecycle('objectgroup', id, op, 'STP_OG_CHECK_AND_TRANSFORME', Array.from({ length: PER_LIFECYCLE }, (_, k) => event(u, k))));
+    }
+    await Promise.all(calls);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await logbook.commitStep(op, 'STP_OG_CHECK_AND_TRANSFORME');
+  await logbook.close();
+  return seconds;
+}
+
+/** Same rows, same batches and INSERT, no hashing: message lookup, ids and JSON as the logbook does. */
+async function runBaseline(cdb: CoffreDb, config: CoffreConfig) {
+  const logbook = openLogbook(cdb, config);
+  const op = randomUUID();
+  const t0 = performance.now();
+  let u = 0;
+  for (let written = 0; written < EVENTS; written += BATCH) {
+    const rows: Record<string, unknown>[] = [];
+    for (let l = 0; l < LIFECYCLES_PER_BATCH && written + l * PER_LIFECYCLE < EVENTS; l++, u++) {
+      for (let k = 0; k < PER_LIFECYCLE; k++) {
+        const e = event(u, k);
+        const outDetail = `${e.evType}.${e.outcome}`;
+        rows.push({
+          idx: k, ev_id: randomUUID(), ev_parent_id: null, ev_type: e.evType, ev_date_time: new Date().toISOString(), operation_id: op,
+          ev_type_proc: 'INGEST', outcome: e.outcome, out_detail: outDetail, out_messg: logbook.message(outDetail, { detail: '', ...e.evDetData }),
+          ag_id: 'bench', ob_id: e.obId, ev_det_data: JSON.stringify(e.evDetData), ev_id_reqst: null, ag_id_app: null, hash: '', prev_hash: null,
+          lfc_kind: 'objectgroup', lfc_id: `og-${u}`, step_id: 'STP_OG_CHECK_AND_TRANSFORME',
+        });
+      }
+    }
+    await cdb.db.transaction().execute((trx) => insertRows(trx, cdb.dialect, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows, config.logbook.batchSize));
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+const rows: BenchRow[] = [];
+const databases: ('sqlite' | 'postgres')[] = PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+if (!PG_URL) console.log('PostgreSQL skipped: set COFFRE_TEST_PG_URL or pass --pg URL');
+console.log(`journal benchmark: ${EVENTS} lifecycle events, ${BATCH} per batch (${LIFECYCLES_PER_BATCH} object groups x ${PER_LIFECYCLE} events)\n`);
+for (const name of databases) {
+  // Baseline first, in its own database, then the logbook in another: same schema and indexes.
+  const base = await target(name);
+  let baseline: number;
+  {
+    const cdb = await openAndMigrate(base.config);
+    baseline = await runBaseline(cdb, base.config);
+    await cdb.close();
+    await base.cleanup();
+  }
+  const t = await target(name);
+  const cdb = await openAndMigrate(t.config);
+  const rss = rssSampler(() => process.memoryUsage().rss);
+  const ours = await runLogbook(cdb, t.config);
+  const storage = await openStorage({ config: t.config, cdb });
+  const logbook = openLogbook(cdb, t.config, { storage });
+  const s0 = performance.now();
+  const seal = await sealJournals(logbook, loadOrCreateInstanceKey(t.config.dataDir));
+  const sealSeconds = (performance.now() - s0) / 1000;
+  const peak = rss.stop();
+  await logbook.close();
+  await storage.close();
+  await cdb.close();
+  await t.cleanup();
+  rows.push({ case: `${name}: baseline insert (no hash)`, events: EVENTS, seconds: baseline, 'events/s': Math.round(EVENTS / baseline), ratio: 1 });
+  rows.push({ case: `${name}: logbook append (chained)`, events: EVENTS, seconds: ours, 'events/s': Math.round(EVENTS / ours), ratio: baseline / ours });
+  rows.push({ case: `${name}: seal (Merkle+sign+proof)`, events: seal!.leafCount, seconds: sealSeconds, 'events/s': Math.round(seal!.leafCount / sealSeconds), ratio: '', 'proof MB': seal!.proofSize / 1e6, 'peak RSS MB': Math.round(peak / 1e6) });
+  console.log(`${name} done`);
+}
+console.log('');
+report('journal', { events: EVENTS, batch: BATCH, perLifecycle: PER_LIFECYCLE, goal: 'sqlite: >= 50000 events/s, ratio >= 0.7, seal of 1M < 20 s' }, rows);
