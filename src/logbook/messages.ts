@@ -82,7 +82,9 @@ export class MessageCatalogues {
   constructor(private readonly catalogues: Catalogue[]) {}
 
   lookup(code: string, plugin?: Catalogue): string | undefined {
-    const candidates = code.startsWith('LFC.') ? [code, code.slice(4)] : [code];
+    // Seed 004 writes a parent lifecycle event's detail as `LFC.CHECK_DIGEST..OK` (empty subtask).
+    const norm = code.replace(/\.{2,}/g, '.');
+    const candidates = norm.startsWith('LFC.') ? [norm, norm.slice(4)] : [norm];
     for (const c of candidates) {
       for (const cat of this.catalogues) {
         const v = cat.get(c);

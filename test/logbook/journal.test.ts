@@ -52,6 +52,7 @@ for (const database of TEST_DATABASES) {
           ['LFC.CHECK_DIGEST', 'LFC.CHECK_DIGEST..OK', 'COMMITTED'],
           ['LFC.CHECK_DIGEST.CALC_CHECK', 'LFC.CHECK_DIGEST.CALC_CHECK.OK', 'COMMITTED'],
         ]);
+        assert.equal(lfc[0].events[0].outMessg, "Succès de l'étape « Vérification de l'intégrité des objets »", 'LFC.CHECK_DIGEST..OK reads as LFC.CHECK_DIGEST.OK');
         const unit = await showLifecycle(f.cdb, `unit-${op}-0`);
         assert.equal(unit[0].events[0].state, 'ROLLED_BACK', 'a rolled-back step keeps its events, marked undone');
         assert.equal(unit[0].events[0].rollbackReason, 'indexing failed');
