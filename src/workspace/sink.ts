@@ -83,6 +83,10 @@ export class UnpackSink {
    * while inflating, so that a bomb is stopped after `ratioThreshold` bytes, not at the end.
    */
   async writeFile(name: string, source: AsyncIterable<Buffer>, compressedSize?: number): Promise<WorkspaceFile> {
+    // The slot is taken before any await, so the listing keeps archive order even when several
+    // files are written at once.
+    const slot = this.files.length;
+    this.files.push(undefined as unknown as WorkspaceFile);
     const target = join(this.dest, name);
     await this.mkdirOnce(dirname(target));
     const hashes: Hash[] = this.algorithms.map((a) => createHash(a));
@@ -107,7 +111,7 @@ export class UnpackSink {
     const digests: WorkspaceFile['digests'] = {};
     this.algorithms.forEach((a, i) => (digests[a] = hashes[i].digest('hex')));
     const file = { path: name, size, digests };
-    this.files.push(file);
+    this.files[slot] = file;
     return file;
   }
 
