@@ -416,6 +416,9 @@ export class SwiftConnection implements Connection {
 
   private containerName(container: string): string {
     checkContainer(container);
+    if (container.endsWith(this.p.segmentContainerSuffix)) {
+      throw new StorageError('BAD_REQUEST', `invalid container name "${container}": names ending in "${this.p.segmentContainerSuffix}" hold large-object segments`, false);
+    }
     return this.p.containerPrefix + container;
   }
 

@@ -37,7 +37,7 @@ export const swiftParametersSchema = z
     /** Segments of a large object go to `<container><segmentContainerSuffix>`. */
     segmentContainerSuffix: z.string().regex(/^[A-Za-z0-9_.+-]+$/).default('_segments'),
     /** Objects above this size are written as a static large object (segments + manifest). */
-    largeObjectThreshold: bytes().default(512 * MiB),
+    largeObjectThreshold: bytes().default(512 * MiB).refine((n) => n <= 5 * 1024 * MiB, 'largeObjectThreshold must be at most 5 GiB (the largest plain object Swift accepts by default)'),
     /** Size of each segment (Swift refuses segments under 1 MiB but the last; at most 1000 per manifest, grown if needed). */
     segmentSize: bytes().default(128 * MiB).refine((n) => n >= MiB, 'segmentSize must be at least 1 MiB'),
     /** Objects per listing page. */
