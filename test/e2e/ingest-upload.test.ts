@@ -8,7 +8,7 @@ import * as tus from 'tus-js-client';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { sampleSeda, writePackage, edit } from '../fixtures/packages.ts';
-import type { StorageEngine } from '../../src/storage/index.ts';
+import type { StorageEngineAdmin } from '../../src/storage/index.ts';
 import { showLifecycle, showOperation } from '../../src/logbook/index.ts';
 import { publish } from '../../src/bus/index.ts';
 import { waitForOperation, journalTrail } from '../ingest/helpers.ts';
@@ -70,7 +70,7 @@ describe('ingest from a tus upload (real gateway, storage, journals)', () => {
     assert.equal(op.outcome, 'OK', op.steps);
 
     // Both offers hold every binary object, and each copy's bytes hash to the manifest's digest.
-    const storage = platform.ctx.services.get('storage') as StorageEngine;
+    const storage = platform.ctx.services.get('storage') as StorageEngineAdmin;
     const offers = (await storage.offersStatus()).map((o) => o.id);
     assert.ok(offers.length >= 2);
     const objects = await platform.ctx.cdb.db.selectFrom('archive_object').selectAll().where('operation_id', '=', id).where('physical', '=', 0).execute();
@@ -82,6 +82,7 @@ describe('ingest from a tus upload (real gateway, storage, journals)', () => {
       const h = createHash('sha512');
       for await (const c of body) h.update(c as Buffer);
       assert.equal(h.digest('hex'), o.digest);
+      assert.ok(copies.every((c) => c.digest === o.digest), 'each offer reported the same digest');
       const diff = await storage.diff(offers[0], offers[1], 'objects');
       assert.deepEqual([diff.onlyInA, diff.onlyInB, diff.different], [[], [], []]);
     }
@@ -101,7 +102,7 @@ describe('ingest from a tus upload (real gateway, storage, journals)', () => {
       const types = events.map((e) => e.outDetail);
       assert.ok(types.includes('LFC.CHECK_DIGEST..OK'), types.join(', '));
       assert.ok(types.includes('LFC.CHECK_DIGEST.CALC_CHECK.OK'));
-      assert.ok(events.every((e) => e.state !== 'pending'));
+      assert.ok(events.every((e) => e.state === 'COMMITTED'));
     }
     const units = await platform.ctx.cdb.db.selectFrom('archive_unit').select('id').where('operation_id', '=', id).execute();
     for (const u of units) {
