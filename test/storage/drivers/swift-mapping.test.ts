@@ -49,3 +49,33 @@ test('swift parameters: auth version from the URL; each mode says what it lacks'
   assert.throws(() => parseSwiftParameters(offer({ authUrl: 'http://h/auth/v1.0', userEnv: 'COFFRE_NOPE_U', keyEnv: 'COFFRE_NOPE_K' })), /tempauth needs user and key \(inline, or in COFFRE_NOPE_U\/COFFRE_NOPE_K\)/);
   assert.throws(() => parseSwiftParameters(offer({ authUrl: 'http://h/auth/v1.0', user: 'a', key: 'k', segmentSize: '10 KiB' })), /segmentSize must be at least 1 MiB/);
 });
+
+test('swift http client: a server that stops answering, mid-request or mid-response, gives a retryable TIMEOUT', async () => {
+  const { createServer } = await import('node:http');
+  const { HttpClient } = await import('../../../src/storage/drivers/swift/http.ts');
+  const server = createServer((req, res) => {
+    if (req.url === '/half') {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only a part');
+    } // '/silent': never answers
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const http = new HttpClient(2, 1000, 300);
+  try {
+    await assert.rejects(http.send({ method: 'GET', url: `${base}/silent` }), (e: unknown) => {
+      const se = networkError(e, 'get x', 'o1');
+      return se.code === 'TIMEOUT' && se.retryable && /no answer within 300 ms/.test(se.message);
+    });
+    const res = await http.send({ method: 'GET', url: `${base}/half` });
+    await assert.rejects(
+      (async () => {
+        for await (const _ of res.body);
+      })(),
+    );
+  } finally {
+    http.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});

@@ -55,17 +55,14 @@ export class HttpClient {
         settled = true;
         reject(err);
       };
-      // Connect timeout until the socket is up, then idle timeout on the socket.
+      // Connect timeout until the socket is up; then the idle timeout (request.setTimeout applies
+      // it once connected, and covers the response too).
       const connectTimer = setTimeout(() => request.destroy(timeoutError(`connect to ${url.host}`, this.connectTimeoutMs)), this.connectTimeoutMs);
       request.once('socket', (socket) => {
-        const connected = () => {
-          clearTimeout(connectTimer);
-          socket.setTimeout(this.idleTimeoutMs);
-        };
-        if (socket.connecting) socket.once('connect', connected);
-        else connected();
+        if (socket.connecting) socket.once('connect', () => clearTimeout(connectTimer));
+        else clearTimeout(connectTimer);
       });
-      request.on('timeout', () => request.destroy(timeoutError(`${req.method} ${url.pathname}`, this.idleTimeoutMs)));
+      request.setTimeout(this.idleTimeoutMs, () => request.destroy(timeoutError(`${req.method} ${url.pathname}`, this.idleTimeoutMs)));
       request.on('error', (err) => {
         clearTimeout(connectTimer);
         fail(err);
