@@ -112,10 +112,16 @@ export class S3Connection implements Connection {
         const usable = this.p.quotaBytes - (await this.usedBytes());
         if (size > usable) throw new StorageError('FULL', `offer ${this.offer.id}: ${what}: ${size} bytes needed, ${Math.max(0, usable)} usable of the ${this.p.quotaBytes}-byte quota`, false, this.offer.id);
       }
-      const digest = size <= this.p.partSize ? await this.putSmall(request, key) : await this.putMultipart(request, key);
-      const stored = await this.head(key);
-      if (!stored || stored.size !== size) {
-        throw new StorageError('SIZE_MISMATCH', `offer ${this.offer.id}: ${what}: server reports ${stored?.size ?? 'no object'} bytes after writing ${size}`, true, this.offer.id);
+      let digest: string;
+      if (size <= this.p.partSize) {
+        // The server checked Content-MD5 and Content-Length: it holds exactly these bytes.
+        digest = await this.putSmall(request, key);
+      } else {
+        digest = await this.putMultipart(request, key);
+        const stored = await this.head(key);
+        if (!stored || stored.size !== size) {
+          throw new StorageError('SIZE_MISMATCH', `offer ${this.offer.id}: ${what}: server reports ${stored?.size ?? 'no object'} bytes after writing ${size}`, true, this.offer.id);
+        }
       }
       if (this.usage) this.usage.bytes += size;
       return { size, digest, alreadyExisted: false };

@@ -88,10 +88,16 @@ export class SwiftConnection implements Connection {
       const existing = await this.head(path, what);
       if (existing) return await this.compareWithExisting(request, path, existing);
       await this.ensureContainer(swiftContainer);
-      const digest = size > this.p.largeObjectThreshold ? await this.putLarge(request, swiftContainer, path) : await this.putPlain(request, path);
-      const stored = await this.head(path, what);
-      if (!stored || stored.size !== size) {
-        throw new StorageError('SIZE_MISMATCH', `${what}: server reports ${stored?.size ?? 'no object'} bytes after writing ${size}`, true);
+      let digest: string;
+      if (size <= this.p.largeObjectThreshold) {
+        // The PUT's ETag matched the md5 of exactly `size` bytes sent: nothing more to check.
+        digest = await this.putPlain(request, path);
+      } else {
+        digest = await this.putLarge(request, swiftContainer, path);
+        const stored = await this.head(path, what);
+        if (!stored || stored.size !== size) {
+          throw new StorageError('SIZE_MISMATCH', `${what}: server reports ${stored?.size ?? 'no object'} bytes after writing ${size}`, true);
+        }
       }
       return { size, digest, alreadyExisted: false };
     } catch (err) {
