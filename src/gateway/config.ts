@@ -38,8 +38,13 @@ export const gatewayConfigSchema = z
     digestAlgorithm: z.enum(digestAlgorithms).default('sha256'),
     /** During a long PATCH, make the received bytes durable (and visible to HEAD) this often. */
     checkpointBytes: bytes().default(64 * 2 ** 20),
-    /** fsync data before announcing an offset (safe against power loss; kill -9 is safe anyway). */
-    fsync: z.boolean().default(true),
+    /**
+     * When received bytes are fsynced: 'completion' (before an upload is announced complete:
+     * what deposit.completed promises survives a power loss; offsets of unfinished uploads
+     * survive kill -9, since the page cache does), 'always' (also at every checkpoint and PATCH
+     * end), 'never'. The .info file and directories are always replaced with fsync.
+     */
+    fsync: z.enum(['completion', 'always', 'never']).default('completion'),
     dirMode: mode(0o770),
     fileMode: mode(0o660),
     /** Space → POSIX owner, applied with chown when running as root (seed 002's layout). */

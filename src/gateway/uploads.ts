@@ -214,7 +214,7 @@ export class UploadService {
 
   /** Makes `offset` the durable offset: data flushed, .info replaced, row updated. */
   private async persistOffset(row: UploadRow, offset: number, fsyncHandle?: { datasync(): Promise<void> }): Promise<void> {
-    if (fsyncHandle && this.config.fsync) await fsyncHandle.datasync();
+    if (fsyncHandle && this.config.fsync === 'always') await fsyncHandle.datasync();
     row.upload_offset = offset;
     row.updated_at = nowIso();
     row.expires_at = this.expiresAt();
@@ -343,7 +343,7 @@ export class UploadService {
         }
         state.offset = start + result.received;
         if (row.length !== null && state.offset === row.length) {
-          if (this.config.fsync) await handle.datasync();
+          if (this.config.fsync !== 'never') await handle.datasync();
           row.upload_offset = state.offset;
           return await this.complete(row, state.hash);
         }
@@ -435,7 +435,7 @@ export class UploadService {
             offset += (chunk as Buffer).length;
           }
         }
-        if (this.config.fsync) await out.datasync();
+        if (this.config.fsync !== 'never') await out.datasync();
       } finally {
         await out.close();
       }

@@ -1,0 +1,199 @@
+/**
+ * Upload benchmark: tus-js-client (in this process) against three servers, each in its own
+ * child process so that its RSS can be sampled:
+ *   (a) coffre      the gateway (auth, SHA-256 of every byte, .info, SQLite, outbox), with its
+ *                   default fsync of the data before announcing completion; coffre-nofsync is
+ *                   the same without that fsync, the durability the two peers give.
+ *   (b) @tus/server with @tus/file-store (no auth, no digest)
+ *   (c) plain       a Node HTTP server that answers just enough tus for tus-js-client and
+ *                   pipes each PATCH body to a file: the ceiling for any server here.
+ * Workloads: one 1 GiB upload; 32 concurrent uploads of 32 MiB. Rounds alternate servers and
+ * the best round counts (the machine is shared). Usage: npm run bench -- upload [--rounds N]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { report, rssSampler } from './lib/report.ts';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+type ServerKind = 'coffre' | 'coffre-nofsync' | 'tus-server' | 'plain';
+
+// ---------------------------------------------------------------- child side: the servers
+async function runServer(kind: ServerKind, dir: string): Promise<void> {
+  let port = 0;
+  let token = '';
+  if (kind === 'coffre' || kind === 'coffre-nofsync') {
+    const { loadConfig } = await import('../src/config/index.ts');
+    const { startPlatform } = await import('../src/platform/index.ts');
+    const { gatewayComponent } = await import('../src/gateway/component.ts');
+    const { signInstanceToken } = await import('../src/auth/index.ts');
+    const config = loadConfig({ env: {}, overrides: { dataDir: dir, server: { port: 0 }, log: { level: 'warn' }, ...(kind === 'coffre-nofsync' ? { gateway: { fsync: 'never' } } : {}), ...JSON.parse(process.env.BENCH_COFFRE_OVERRIDES ?? '{}') } });
+    const p = await startPlatform(config, { components: [gatewayComponent] });
+    port = Number(new URL(p.url).port);
+    token = await signInstanceToken(p.ctx.instanceKey, config.auth, { space: 'bench', ttlSeconds: 3600 });
+  } else if (kind === 'tus-server') {
+    const { Server } = await import('@tus/server');
+    const { FileStore } = await import('@tus/file-store');
+    const server = new Server({ path: '/files', datastore: new FileStore({ directory: dir }) });
+    const http = createServer((req, res) => void server.handle(req, res));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    port = (http.address() as { port: number }).port;
+  } else {
+    const http = createServer(async (req, res) => {
+      const headers = { 'Tus-Resumable': '1.0.0' };
+      if (req.method === 'POST') {
+        const id = randomBytes(16).toString('hex');
+        req.resume();
+        res.writeHead(201, { ...headers, Location: `/files/${id}` }).end();
+      } else if (req.method === 'PATCH') {
+        const id = req.url!.split('/').pop()!;
+        const offset = Number(req.headers['upload-offset']);
+        await pipeline(req, createWriteStream(join(dir, id), { flags: offset === 0 ? 'w' : 'r+', start: offset }));
+        res.writeHead(204, { ...headers, 'Upload-Offset': String(offset + Number(req.headers['content-length'])) }).end();
+      } else {
+        res.writeHead(404, headers).end();
+      }
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    port = (http.address() as { port: number }).port;
+  }
+  process.stdout.write(JSON.stringify({ port, token }) + '\n');
+}
+
+// ---------------------------------------------------------------- parent side: the clients
+interface Started {
+  child: ChildProcess;
+  endpoint: string;
+  token: string;
+  dir: string;
+}
+
+async function startServer(kind: ServerKind, root: string): Promise<Started> {
+  const dir = join(root, kind);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', kind, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) resolve(buf.slice(0, i));
+    });
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  const { port, token } = JSON.parse(line);
+  return { child, endpoint: `http://127.0.0.1:${port}/files/`, token, dir };
+}
+
+async function stopServer(s: Started): Promise<void> {
+  const exited = new Promise((r) => s.child.once('exit', r));
+  s.child.kill('SIGKILL');
+  await exited;
+  rmSync(s.dir, { recursive: true, force: true });
+}
+
+const rssOf = (pid: number) => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+};
+
+async function upload(file: string, size: number, s: Started): Promise<void> {
+  const tus = await import('tus-js-client');
+  return new Promise((resolve, reject) => {
+    const u = new tus.Upload(createReadStream(file), {
+      endpoint: s.endpoint,
+      uploadSize: size,
+      headers: s.token ? { Authorization: `Bearer ${s.token}` } : {},
+      metadata: { filename: 'bench.bin' },
+      retryDelays: [],
+      storeFingerprintForResuming: false,
+      onError: reject,
+      onSuccess: () => resolve(),
+    });
+    u.start();
+  });
+}
+
+async function measure(kind: ServerKind, root: string, workload: { name: string; file: string; size: number; count: number }) {
+  const s = await startServer(kind, root);
+  try {
+    const rss = rssSampler(() => rssOf(s.child.pid!), 50);
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: workload.count }, () => upload(workload.file, workload.size, s)));
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const peak = rss.stop();
+    return { seconds, mibps: (workload.count * workload.size) / MiB / seconds, rssMiB: peak / MiB };
+  } finally {
+    await stopServer(s);
+  }
+}
+
+async function makeFile(path: string, size: number) {
+  const block = randomBytes(4 * MiB);
+  const out = createWriteStream(path);
+  for (let written = 0; written < size; written += block.length) {
+    if (!out.write(block.subarray(0, Math.min(block.length, size - written)))) await new Promise((r) => out.once('drain', r));
+  }
+  await new Promise((r) => out.end(r));
+}
+
+async function main() {
+  const roundsArg = process.argv.indexOf('--rounds');
+  const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 2;
+  const root = mkdtempSync(join(process.env.COFFRE_BENCH_TMP ?? tmpdir(), 'coffre-bench-upload-'));
+  try {
+    const big = join(root, 'big.bin');
+    const small = join(root, 'small.bin');
+    await makeFile(big, GiB);
+    await makeFile(small, 32 * MiB);
+    const workloads = [
+      { name: '1 x 1 GiB', file: big, size: statSync(big).size, count: 1 },
+      { name: '32 x 32 MiB', file: small, size: statSync(small).size, count: 32 },
+    ];
+    const kinds = (process.env.BENCH_SERVERS?.split(',') ?? ['plain', 'tus-server', 'coffre', 'coffre-nofsync']) as ServerKind[];
+    const best = new Map<string, { seconds: number; mibps: number; rssMiB: number }>();
+    for (let round = 0; round < rounds; round++) {
+      for (const w of workloads) {
+        for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
+          const m = await measure(kind, root, w);
+          const key = `${w.name}|${kind}`;
+          const prev = best.get(key);
+          best.set(key, prev && prev.mibps >= m.mibps ? { ...prev, rssMiB: Math.max(prev.rssMiB, m.rssMiB) } : { ...m, rssMiB: Math.max(prev?.rssMiB ?? 0, m.rssMiB) });
+          console.error(`round ${round + 1} ${w.name} ${kind}: ${m.mibps.toFixed(0)} MiB/s, peak RSS ${m.rssMiB.toFixed(0)} MiB`);
+        }
+      }
+    }
+    const rows = [];
+    for (const w of workloads) {
+      const plain = best.get(`${w.name}|plain`)!;
+      const tusServer = best.get(`${w.name}|tus-server`)!;
+      for (const kind of kinds) {
+        const m = best.get(`${w.name}|${kind}`)!;
+        rows.push({
+          case: `${w.name} ${kind}`,
+          'MiB/s': m.mibps,
+          seconds: m.seconds,
+          'vs plain': m.mibps / plain.mibps,
+          'vs @tus/server': m.mibps / tusServer.mibps,
+          'peak RSS MiB': m.rssMiB,
+        });
+      }
+    }
+    report('upload', { rounds, workloads: workloads.map((w) => ({ name: w.name, bytes: w.size, count: w.count })), client: 'tus-js-client (one PATCH per upload)', hashing: 'coffre: sha256 of every byte; fsync of the data at completion (coffre) or never (coffre-nofsync)' }, rows);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--serve') {
+  await runServer(process.argv[3] as ServerKind, process.argv[4]);
+} else {
+  await main();
+}
