@@ -6,7 +6,6 @@ import { loadOrCreateInstanceKey, TokenVerifier } from '../auth/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createServer } from './server.ts';
 import type { Component, PlatformContext } from './context.ts';
-import { components as defaultComponents } from './components.ts';
 
 export interface RunningPlatform {
   ctx: PlatformContext;
@@ -35,7 +34,9 @@ export async function startPlatform(
   options: { components?: Component[]; log?: Logger } = {},
 ): Promise<RunningPlatform> {
   const ctx = await openContext(config, options.log);
-  const components = options.components ?? defaultComponents;
+  // Loaded only when needed: a process running some components (a gateway node, a benchmark)
+  // does not pay the memory of the others' libraries.
+  const components = options.components ?? (await import('./components.ts')).components;
   const started: Component[] = [];
   const app = createServer(ctx.log);
   const stopAll = async () => {
