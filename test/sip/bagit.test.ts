@@ -124,3 +124,14 @@ describe('refusals', () => {
 test('tag fields: continuation lines and repeated labels', () => {
   assert.deepEqual(parseTagFields('A: 1\nB: two\n  lines\nA: 3\r\n'), { A: ['1', '3'], B: 'two lines' });
 });
+
+test('every bad bag of the fixture catalogue is refused with its code (zip and tar)', async () => {
+  const { badBags } = await import('../fixtures/packages.ts');
+  for (const format of ['zip', 'tar'] as const) {
+    for (const bad of badBags()) {
+      const err = await ingest(bad.pkg, format).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof SipError, `${bad.title}: got ${String(err)}`);
+      assert.equal(err.code, bad.code, `${bad.title}: ${err.message}`);
+    }
+  }
+});

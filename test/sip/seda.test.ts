@@ -211,3 +211,18 @@ describe('warnings and options', () => {
     assert.deepEqual(results, [['BDO-1', false], ['BDO-2', true], ['BDO-3', true]]);
   });
 });
+
+describe('the fixture catalogue of bad packages (used by the ingest end-to-end tests)', () => {
+  for (const version of SEDA_VERSIONS) {
+    test(`every bad SEDA ${version} package is refused with its code`, async () => {
+      const { badSedaPackages } = await import('../fixtures/packages.ts');
+      const { WorkspaceError } = await import('../../src/workspace/index.ts');
+      for (const bad of badSedaPackages(version)) {
+        const err = await ingest(bad.pkg).then(() => undefined, (e: unknown) => e);
+        const expected = bad.stage === 'unpack' ? WorkspaceError : SipError;
+        assert.ok(err instanceof expected, `${bad.title}: expected ${expected.name}, got ${String(err)}`);
+        assert.equal((err as SipError).code, bad.code, `${bad.title}: ${(err as Error).message}`);
+      }
+    });
+  }
+});
