@@ -61,7 +61,8 @@ async function checkManifest(workspace: Workspace, listing: UnpackResult, manife
       groupId = raw.groupRef;
     }
     const implicit = !groupId;
-    if (!groupId) groupId = `${raw.id}-group`;
+    // An ungrouped object gets a group of its own; "#" cannot occur in an xsd:ID, so no clash.
+    if (!groupId) groupId = `${raw.id}#group`;
     let group = groups.get(groupId);
     if (!group) groups.set(groupId, (group = { id: groupId, objectIds: [], unitIds: [], implicit }));
     group.objectIds.push(raw.id);

@@ -95,7 +95,8 @@ export class Workspace {
    * Unpacks a zip, tar or tar.gz safely. Replay-safe: files go to a temporary folder that is
    * renamed into place only once complete; a second call after success returns the stored
    * listing (reused: true) without reading the package again, and leftovers of an interrupted
-   * run are removed first.
+   * run are removed first. One unpack per operation at a time: the caller holds the
+   * operation's lease (a concurrent run would remove the other's temporary folder).
    */
   async unpack(packagePath: string, options: UnpackOptions = {}): Promise<UnpackResult> {
     const existing = await this.listing();
@@ -116,7 +117,16 @@ export class Workspace {
         kind, files: sink.files, entries: sink.entryCount, totalSize: sink.totalSize, digests: algorithms, reused: false,
       };
       await writeDurably(join(temp, 'listing.json'), JSON.stringify(result), this.fsync);
-      await rename(temp, join(this.dir, UNPACKED));
+      try {
+        await rename(temp, join(this.dir, UNPACKED));
+      } catch (err) {
+        // Another run published first: its result stands (same package, same operation).
+        const code = (err as NodeJS.ErrnoException).code;
+        const published = code === 'ENOTEMPTY' || code === 'EEXIST' ? await this.listing() : undefined;
+        if (!published) throw err;
+        await rm(temp, { recursive: true, force: true });
+        return { ...published, reused: true };
+      }
       if (this.fsync) await syncDir(this.dir);
       return result;
     } catch (err) {

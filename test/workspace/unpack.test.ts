@@ -186,5 +186,11 @@ describe('refusals', () => {
     const truncated = join(tmp.path, 'truncated.zip');
     await writeFile(truncated, (await readFile(zip)).subarray(0, 5000));
     await refused(workspaces().open('op').unpack(truncated), 'CORRUPT_ARCHIVE');
+    const tar = await archive('tar', [{ name: 'a', data: noise(10_000) }, { name: 'b', data: 'b' }]);
+    const cut = join(tmp.path, 'truncated.tar');
+    await writeFile(cut, (await readFile(tar)).subarray(0, 4096));
+    const ws = workspaces().open('op');
+    await refused(ws.unpack(cut), 'CORRUPT_ARCHIVE');
+    assert.deepEqual(readdirSync(ws.dir), [], 'nothing published, no leftovers');
   });
 });
