@@ -17,6 +17,8 @@
  * a wrong declared Size is a warning (SIZE_MISMATCH) and the real size is kept.
  * Options `checkDigests: false` leaves digests to a per-object step (verifyObjectDigest).
  * identifyFile()/identifyFormat() (format.ts) give a PRONOM id from the content.
+ * Any other failure (I/O, validator crash) is a plain Error: technical (FATAL), not a KO.
+ * The model is plain JSON (no Map, no class), so it can be stored or sent as is.
  */
 import type { UnpackResult, Workspace, WorkspaceFile } from '../workspace/index.ts';
 import { SipError } from './errors.ts';

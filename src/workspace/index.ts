@@ -5,8 +5,9 @@
  *   const ws = workspaces.open(operationId);
  *   const { files } = await ws.unpack(packagePath, { digests: ['sha512'] });
  *       // files: [{ path: 'Content/a.pdf', size, digests: { sha512 } }] (paths as in the archive),
-       // digested while unpacking;
- *       // a replay after a crash starts clean, a replay after success returns the stored listing.
+ *       // digested while unpacking (md5, sha1, sha256, sha384, sha512: ask for what later steps
+ *       // check, so that no byte is read twice); a replay after a crash starts clean, a replay
+ *       // after success returns the stored listing (ws.listing() reads it back any time).
  *   const stream = await ws.openRead('Content/a.pdf');       // read a package file
  *   await ws.writeOutput('report.json', json);               // a step's result, written atomically
  *   await ws.remove();
@@ -14,6 +15,10 @@
  * Refusals throw WorkspaceError { code, entry, message } — codes in errors.ts (UNSAFE_NAME,
  * LINK_ENTRY, SPECIAL_ENTRY, DUPLICATE_ENTRY, TOO_MANY_ENTRIES, TOO_LARGE, RATIO_EXCEEDED, …).
  * Limits: `workspace.unpack.*` settings (config.ts), enforced on the bytes actually inflated.
+ * Other failures (disk full, permissions) are plain Errors: technical, not the package's fault.
+ * Layout: <root>/<operationId>/unpacked/{content/…, listing.json} and …/output/. Workers on
+ * several machines need `workspace.root` on a shared filesystem. One unpack per operation at a
+ * time (hold the operation's lease).
  */
 export { WorkspaceError, type WorkspaceErrorCode } from './errors.ts';
 export {
