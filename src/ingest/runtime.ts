@@ -44,7 +44,7 @@ export async function startIngestRuntime(ctx: PlatformContext, options: { worker
   const pool = options.workers > 0 ? new WorkerPool(deps, options.workers) : undefined;
   pool?.start();
   const coordinator = options.coordinate
-    ? new Coordinator({ cdb: ctx.cdb, queue, logbook, workflows, log: ctx.log, leaseTtlMs: cfg.leaseTtl, pollIntervalMs: cfg.pollInterval })
+    ? new Coordinator({ cdb: ctx.cdb, queue, logbook, workflows, plugins, log: ctx.log, leaseTtlMs: cfg.leaseTtl, pollIntervalMs: cfg.pollInterval })
     : undefined;
   coordinator?.start();
   return {

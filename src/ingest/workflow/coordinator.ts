@@ -11,6 +11,7 @@ import type { JobQueue } from '../../queue/index.ts';
 import { WORKFLOW_QUEUE, type BatchPayload, type BatchResult, type ItemFailure } from '../../worker/worker.ts';
 import { isFailure, mergeResults, worstOf, type ActionResult } from '../../worker/status.ts';
 import type { WorkflowRegistry, WorkflowStep } from './definition.ts';
+import type { PluginRegistry } from '../../plugins/registry.ts';
 
 /** Where one step stands, persisted with the operation (so that a restart resumes it). */
 export interface StepState {
@@ -88,6 +89,8 @@ export interface CoordinatorDeps {
   log: Logger;
   leaseTtlMs: number;
   pollIntervalMs: number;
+  /** Action messages are looked up in the default catalogue, then in the action plugin's. */
+  plugins?: PluginRegistry;
 }
 
 /**
@@ -239,7 +242,7 @@ export class Coordinator {
         evType: a.name,
         outcome: 'STARTED' as Status,
         outDetail: `${a.name}.STARTED`,
-        outMessg: this.message(`${a.name}.STARTED`),
+        outMessg: this.message(`${a.name}.STARTED`, undefined, a.name),
       })),
     );
     await queue.enqueue(batches.map((b) => ({ queue: WORKFLOW_QUEUE, key: `${this.jobPrefix(id, step.name)}${String(b.batch).padStart(8, '0')}`, operationId: id, payload: b })));
@@ -282,11 +285,13 @@ export class Coordinator {
     await logbook.appendOperation(id, [
       ...step.actions.map((a) => {
         const r = actions[a.name];
+        const firstFailure = failures.find((f) => f.action === a.name);
+        const params = r.params ?? (firstFailure ? { reason: `${firstFailure.itemId}: ${firstFailure.message}` } : undefined);
         return {
           evType: a.name,
           outcome: r.status,
           outDetail: `${a.name}.${r.status}`,
-          outMessg: this.message(`${a.name}.${r.status}`, r.params),
+          outMessg: this.message(`${a.name}.${r.status}`, params, a.name),
           evDetData: { counts: r.counts, ...(r.detail !== undefined ? { detail: r.detail } : {}) },
         };
       }),
@@ -316,8 +321,9 @@ export class Coordinator {
     queue.notify();
   }
 
-  private message(code: string, params?: Record<string, string | number>) {
-    return this.deps.logbook.message(code, { detail: params?.reason ?? '', ...params });
+  private message(code: string, params?: Record<string, string | number>, action?: string) {
+    const catalogue = action ? this.deps.plugins?.get(action)?.catalogue : undefined;
+    return this.deps.logbook.message(code, { detail: params?.reason ?? '', ...params }, catalogue);
   }
 
   private async save(id: string, set: Partial<{ steps: string; step_index: number; rejected: number; outcome: string; params: string }>) {
