@@ -226,3 +226,21 @@ describe('the fixture catalogue of bad packages (used by the ingest end-to-end t
     });
   }
 });
+
+describe('manifest limits', () => {
+  const base = sampleSeda('2.3');
+  test('a manifest larger than sip.maxManifestSize', async () => {
+    await refused(base, 'MANIFEST_TOO_LARGE', { maxManifestSize: 1000 });
+  });
+  test('elements nested deeper than sip.maxXmlDepth', async () => {
+    const err = await refused(base, 'MANIFEST_MALFORMED', { maxXmlDepth: 5 });
+    assert.match(err.message, /deeper than 5/);
+  });
+  test('a text longer than sip.maxXmlText', async () => {
+    await refused(edit.manifest(base, (t) => t.replace('Fonds de test', 'x'.repeat(5000))), 'MANIFEST_MALFORMED', { maxXmlText: 4096 });
+  });
+  test('a unit tree deeper than sip.maxUnitDepth', async () => {
+    const err = await refused(base, 'UNIT_TREE_TOO_DEEP', { maxUnitDepth: 2 });
+    assert.equal(err.where?.element, 'ArchiveUnit');
+  });
+});
