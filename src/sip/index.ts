@@ -59,6 +59,10 @@ export async function readPackage(workspace: Workspace, listing: UnpackResult, o
   const kind = detectPackageKind(listing);
   if (kind === 'seda') return readSedaPackage(workspace, listing, SEDA_MANIFEST, resolved);
   if (kind === 'bagit') return readBag(workspace, listing, findBagRoot(listing)!, resolved);
+  const nested = listing.files.find((f) => f.path.endsWith(`/${SEDA_MANIFEST}`));
+  if (nested) {
+    throw SipError.of('MANIFEST_MISSING', `manifest.xml must be at the root of the package, not in "${nested.path.slice(0, -SEDA_MANIFEST.length - 1)}/"`, { file: nested.path });
+  }
   const hasXml = listing.files.some((f) => !f.path.includes('/') && f.path.toLowerCase().endsWith('.xml'));
   throw SipError.of(hasXml ? 'MANIFEST_MISSING' : 'UNKNOWN_PACKAGE_KIND', hasXml
     ? 'no manifest.xml at the root of the package (SEDA)'

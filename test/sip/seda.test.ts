@@ -87,6 +87,8 @@ describe('refusals', () => {
   test('missing manifest, and a package that is no known kind', async () => {
     await refused({ files: [{ name: 'bordereau.xml', data: Buffer.from('<a/>') }] }, 'MANIFEST_MISSING');
     await refused({ files: [{ name: 'a.txt', data: Buffer.from('a') }] }, 'UNKNOWN_PACKAGE_KIND');
+    const nested = await refused({ files: [{ name: 'SIP/manifest.xml', data: Buffer.from(base.manifest!) }] }, 'MANIFEST_MISSING');
+    assert.match(nested.message, /must be at the root of the package, not in "SIP\/"/);
   });
 
   test('malformed manifest, with its line', async () => {
