@@ -28,7 +28,7 @@ describe('tus 1.0.0 compliance', () => {
     return r.headers.get('location')!;
   };
   const patch = (url: string, offset: number, body: string | Buffer, headers: Record<string, string> = {}) =>
-    fetch(url, { method: 'PATCH', headers: { ...tusH, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset), ...headers }, body });
+    fetch(url, { method: 'PATCH', headers: { ...tusH, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset), ...headers }, body: body as BodyInit });
   const head = (url: string) => fetch(url, { method: 'HEAD', headers: tusH });
 
   describe('core', () => {
