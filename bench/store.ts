@@ -1,0 +1,255 @@
+/**
+ * `npm run bench -- store [--skip-big] [--count N]`: the storage engine against plain baselines,
+ * measured side by side in one run. Each case runs in its own child process (so that its peak
+ * RSS is its own); the big cases run twice, alternating, and the best time of each is kept.
+ *
+ * (a) one 1 GiB object to strategy `default` (two `fs` offers) vs the baseline: read the file once
+ *     (one read stream piped to two write streams) and write two copies with fsync, no hashing.
+ *     Goal: ≤ 1.15× the baseline's time, peak RSS < 150 MB.
+ * (b) 20,000 objects of 4 KiB (slices of one source file, read with pread) to the same strategy,
+ *     16 in flight, vs the baseline per object: read the slice once, write two files with fsync
+ *     (same 16 in flight). Goal: ≥ 0.7× the baseline's rate.
+ * (c) the 1 GiB object to one `s3` offer (Swift's S3 API) vs a plain @aws-sdk/lib-storage Upload
+ *     of the same file; only when src/storage/drivers/s3/index.ts exists and S3_ENDPOINT etc. are
+ *     set (`. /tmp/swift-saio/env`).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { report, type BenchRow } from './lib/report.ts';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+interface CaseResult {
+  ms: number;
+  maxRssMB: number;
+  count?: number;
+  note?: string;
+}
+
+// ---------------------------------------------------------------- cases (run in child processes)
+
+async function openEngine(dataDir: string, storage: Record<string, unknown> = {}) {
+  const { parseConfig } = await import('../src/config/index.ts');
+  const { openAndMigrate } = await import('../src/db/index.ts');
+  const { openStorage } = await import('../src/storage/index.ts');
+  const config = parseConfig({ dataDir, log: { level: 'silent' }, storage });
+  const cdb = await openAndMigrate(config);
+  const engine = await openStorage({ config, cdb });
+  return { engine, close: async () => (await engine.close(), await cdb.close()) };
+}
+
+const cases: Record<string, (args: Record<string, any>) => Promise<Omit<CaseResult, 'maxRssMB'>>> = {
+  async bigBaseline({ file, outDir }) {
+    mkdirSync(outDir, { recursive: true });
+    const t0 = performance.now();
+    const src = createReadStream(file, { highWaterMark: MiB });
+    const outs = ['copy-1', 'copy-2'].map((n) => createWriteStream(join(outDir, n), { flush: true, highWaterMark: MiB }));
+    for (const o of outs) src.pipe(o);
+    await Promise.all(outs.map((o) => finished(o)));
+    return { ms: performance.now() - t0 };
+  },
+
+  async bigOurs({ file, dataDir, size }) {
+    const { engine, close } = await openEngine(dataDir);
+    const t0 = performance.now();
+    const r = await engine.write({ container: 'objects', id: randomUUID(), source: { size, open: () => createReadStream(file, { highWaterMark: MiB }) } });
+    const ms = performance.now() - t0;
+    await close();
+    if (r.status !== 'OK') throw new Error(r.message);
+    return { ms };
+  },
+
+  async smallBaseline({ file, outDir, count, size, concurrency }) {
+    mkdirSync(join(outDir, 'a'), { recursive: true });
+    mkdirSync(join(outDir, 'b'), { recursive: true });
+    const src = await open(file, 'r');
+    const t0 = performance.now();
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < count; i = next++) {
+        const buf = Buffer.alloc(size);
+        await src.read(buf, 0, size, i * size);
+        await Promise.all(
+          ['a', 'b'].map(async (d) => {
+            const h = await open(join(outDir, d, `obj-${i}`), 'w');
+            await h.write(buf);
+            await h.sync();
+            await h.close();
+          }),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const ms = performance.now() - t0;
+    await src.close();
+    return { ms, count };
+  },
+
+  async smallOurs({ file, dataDir, count, size, concurrency }) {
+    const { engine, close } = await openEngine(dataDir);
+    const fd = openSync(file, 'r');
+    const t0 = performance.now();
+    let next = 0;
+    let ko = 0;
+    const worker = async () => {
+      for (let i = next++; i < count; i = next++) {
+        const start = i * size;
+        const r = await engine.write({
+          container: 'objects',
+          id: `obj-${i}`,
+          source: { size, open: () => createReadStream('', { fd, start, end: start + size - 1, autoClose: false }) },
+        });
+        if (r.status !== 'OK') ko++;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const ms = performance.now() - t0;
+    closeSync(fd);
+    await close();
+    if (ko) throw new Error(`${ko} writes failed`);
+    return { ms, count };
+  },
+
+  async s3Sdk({ file, bucket, size }) {
+    const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+    const { Upload } = await import('@aws-sdk/lib-storage');
+    const client = new S3Client({
+      endpoint: process.env.S3_ENDPOINT,
+      region: process.env.S3_REGION || 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    await client.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => {});
+    const t0 = performance.now();
+    await new Upload({ client, params: { Bucket: bucket, Key: `sdk-${randomUUID()}`, Body: createReadStream(file, { highWaterMark: MiB }), ContentLength: size }, partSize: 8 * MiB, queueSize: 4 }).done();
+    return { ms: performance.now() - t0 };
+  },
+
+  async s3Ours({ file, bucket, size, dataDir }) {
+    const { engine, close } = await openEngine(dataDir, {
+      offers: [{ id: 's3', driver: 's3', parameters: { endpoint: process.env.S3_ENDPOINT, region: process.env.S3_REGION || 'us-east-1', bucket, forcePathStyle: true, partSize: '8 MiB', queueSize: 4 } }],
+      strategies: [{ id: 'default', offers: [{ id: 's3', rank: 1 }] }],
+    });
+    const t0 = performance.now();
+    const r = await engine.write({ container: 'objects', id: randomUUID(), source: { size, open: () => createReadStream(file, { highWaterMark: MiB }) } });
+    const ms = performance.now() - t0;
+    await close();
+    if (r.status !== 'OK') throw new Error(r.message);
+    return { ms };
+  },
+};
+
+// ---------------------------------------------------------------- orchestration
+
+function runCase(name: string, args: Record<string, unknown>): Promise<CaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--case', name, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`case ${name} failed (exit ${code})`));
+      resolve(JSON.parse(out.trim().split('\n').pop()!));
+    });
+  });
+}
+
+function makeFile(path: string, size: number): void {
+  // Random bytes (a 16 MiB random block repeated): nothing along the way can compress or dedupe it.
+  const block = randomBytes(16 * MiB);
+  const fd = openSync(path, 'w');
+  for (let done = 0; done < size; ) {
+    const n = Math.min(block.length, size - done);
+    writeSync(fd, block, 0, n);
+    done += n;
+  }
+  closeSync(fd);
+}
+
+const dropCaches = () => {
+  try {
+    execFileSync('sync');
+  } catch {
+    // best effort
+  }
+};
+
+async function main() {
+  const args = process.argv.slice(2);
+  const skipBig = args.includes('--skip-big');
+  const countArg = args.indexOf('--count');
+  const count = countArg >= 0 ? Number(args[countArg + 1]) : 20_000;
+  const root = join(process.env.COFFRE_BENCH_TMP ?? tmpdir(), `coffre-bench-store-${process.pid}`);
+  mkdirSync(root, { recursive: true });
+  const rows: BenchRow[] = [];
+  const meta: Record<string, unknown> = { count, smallSize: 4096, concurrency: 16 };
+  try {
+    if (!skipBig) {
+      const big = join(root, 'big.bin');
+      makeFile(big, GiB);
+      const base: CaseResult[] = [];
+      const ours: CaseResult[] = [];
+      for (let round = 0; round < 2; round++) {
+        dropCaches();
+        base.push(await runCase('bigBaseline', { file: big, outDir: join(root, `bb${round}`) }));
+        rmSync(join(root, `bb${round}`), { recursive: true, force: true });
+        dropCaches();
+        ours.push(await runCase('bigOurs', { file: big, dataDir: join(root, `bo${round}`), size: GiB }));
+        rmSync(join(root, `bo${round}`), { recursive: true, force: true });
+      }
+      const b = Math.min(...base.map((r) => r.ms));
+      const o = Math.min(...ours.map((r) => r.ms));
+      rows.push({ case: '(a) 1 GiB, baseline: read once, 2 copies + fsync', seconds: b / 1000, 'MiB/s': 1024 / (b / 1000), 'peak RSS MB': Math.max(...base.map((r) => r.maxRssMB)), ratio: 1, goal: '' });
+      rows.push({ case: '(a) 1 GiB → default (2 fs offers), sha512', seconds: o / 1000, 'MiB/s': 1024 / (o / 1000), 'peak RSS MB': Math.max(...ours.map((r) => r.maxRssMB)), ratio: o / b, goal: '≤ 1.15× time, RSS < 150' });
+      meta.big = { baseline: base, ours };
+
+      const s3Module = new URL('../src/storage/drivers/s3/index.ts', import.meta.url).pathname;
+      if (!existsSync(s3Module)) {
+        rows.push({ case: '(c) 1 GiB → s3: skipped, src/storage/drivers/s3/index.ts does not exist', seconds: '', 'MiB/s': '', 'peak RSS MB': '', ratio: '', goal: '' });
+      } else if (!process.env.S3_ENDPOINT || !process.env.S3_ACCESS_KEY_ID) {
+        rows.push({ case: '(c) 1 GiB → s3: skipped, S3_ENDPOINT not set (. /tmp/swift-saio/env)', seconds: '', 'MiB/s': '', 'peak RSS MB': '', ratio: '', goal: '' });
+      } else {
+        const bucket = `coffre-bench-${randomBytes(4).toString('hex')}`;
+        const sdk = await runCase('s3Sdk', { file: big, bucket, size: GiB });
+        const s3 = await runCase('s3Ours', { file: big, bucket, size: GiB, dataDir: join(root, 's3') });
+        rows.push({ case: '(c) 1 GiB, plain SDK Upload (8 MiB parts, 4 in flight)', seconds: sdk.ms / 1000, 'MiB/s': 1024 / (sdk.ms / 1000), 'peak RSS MB': sdk.maxRssMB, ratio: 1, goal: '' });
+        rows.push({ case: '(c) 1 GiB → s3 offer through the engine', seconds: s3.ms / 1000, 'MiB/s': 1024 / (s3.ms / 1000), 'peak RSS MB': s3.maxRssMB, ratio: s3.ms / sdk.ms, goal: '' });
+        meta.s3 = { bucket, note: 'objects left in the bucket; remove it with the Swift tools if needed' };
+      }
+      rmSync(big, { force: true });
+    }
+
+    const small = join(root, 'small.bin');
+    makeFile(small, count * 4096);
+    dropCaches();
+    const sb = await runCase('smallBaseline', { file: small, outDir: join(root, 'sb'), count, size: 4096, concurrency: 16 });
+    rmSync(join(root, 'sb'), { recursive: true, force: true });
+    dropCaches();
+    const so = await runCase('smallOurs', { file: small, dataDir: join(root, 'so'), count, size: 4096, concurrency: 16 });
+    rmSync(join(root, 'so'), { recursive: true, force: true });
+    const rate = (r: CaseResult) => (r.count! / r.ms) * 1000;
+    rows.push({ case: `(b) ${count} × 4 KiB, baseline: read once, 2 files + fsync`, seconds: sb.ms / 1000, 'objects/s': rate(sb), 'peak RSS MB': sb.maxRssMB, ratio: 1, goal: '' });
+    rows.push({ case: `(b) ${count} × 4 KiB → default, records in SQLite`, seconds: so.ms / 1000, 'objects/s': rate(so), 'peak RSS MB': so.maxRssMB, ratio: rate(so) / rate(sb), goal: '≥ 0.7× rate' });
+    meta.small = { baseline: sb, ours: so };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  report('store', meta, rows);
+}
+
+if (process.argv[2] === '--case') {
+  const name = process.argv[3];
+  const result = await cases[name](JSON.parse(process.argv[4]));
+  const maxRssMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ ...result, maxRssMB }) + '\n');
+  process.exit(0);
+} else {
+  await main();
+}
