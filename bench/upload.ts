@@ -74,11 +74,39 @@ interface Started {
   dir: string;
 }
 
+/**
+ * The servers run from one esbuild bundle of this file (coffre's sources included, packages
+ * external) under plain `node`: all three in the same runtime, as a deployment with a build
+ * step runs them. Under tsx, every process carries about 45 MB more (the TypeScript loader
+ * thread), which says nothing about the servers; COFFRE_BENCH_TSX=1 measures that way instead.
+ */
+async function bundleServers(): Promise<string> {
+  const outfile = join('bench', 'results', '.upload-servers.mjs');
+  if (process.env.COFFRE_BENCH_TSX) return fileURLToPath(import.meta.url);
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [fileURLToPath(import.meta.url)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    // startPlatform imports the full component list only when none is given; we give one.
+    external: ['./components.ts'],
+    outfile,
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+let serverScript = '';
+
 async function startServer(kind: ServerKind, root: string): Promise<Started> {
   const dir = join(root, kind);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', kind, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const args = process.env.COFFRE_BENCH_TSX ? ['--import', 'tsx', serverScript] : [serverScript];
+  const child = spawn(process.execPath, [...args, '--serve', kind, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d) => {
@@ -98,6 +126,12 @@ async function stopServer(s: Started): Promise<void> {
   await exited;
   rmSync(s.dir, { recursive: true, force: true });
 }
+
+/** CPU seconds (user + system) a process has used so far. */
+const cpuOf = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 
 const rssOf = (pid: number) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -125,11 +159,16 @@ async function measure(kind: ServerKind, root: string, workload: { name: string;
   const s = await startServer(kind, root);
   try {
     const rss = rssSampler(() => rssOf(s.child.pid!), 50);
+    const cpu0 = cpuOf(s.child.pid!);
+    const client0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await Promise.all(Array.from({ length: workload.count }, () => upload(workload.file, workload.size, s)));
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = cpuOf(s.child.pid!) - cpu0;
+    const c = process.cpuUsage(client0);
+    if (process.env.BENCH_VERBOSE) console.error(`client CPU ${((c.user + c.system) / 1e6).toFixed(2)} s in ${seconds.toFixed(2)} s`);
     const peak = rss.stop();
-    return { seconds, mibps: (workload.count * workload.size) / MiB / seconds, rssMiB: peak / MiB };
+    return { seconds, mibps: (workload.count * workload.size) / MiB / seconds, rssMiB: peak / MiB, cpu };
   } finally {
     await stopServer(s);
   }
@@ -148,6 +187,7 @@ async function main() {
   const roundsArg = process.argv.indexOf('--rounds');
   const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 2;
   const root = mkdtempSync(join(process.env.COFFRE_BENCH_TMP ?? tmpdir(), 'coffre-bench-upload-'));
+  serverScript = await bundleServers();
   try {
     const big = join(root, 'big.bin');
     const small = join(root, 'small.bin');
@@ -156,9 +196,9 @@ async function main() {
     const workloads = [
       { name: '1 x 1 GiB', file: big, size: statSync(big).size, count: 1 },
       { name: '32 x 32 MiB', file: small, size: statSync(small).size, count: 32 },
-    ];
+    ].filter((w) => !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(',').includes(String(w.count)));
     const kinds = (process.env.BENCH_SERVERS?.split(',') ?? ['plain', 'tus-server', 'coffre', 'coffre-nofsync']) as ServerKind[];
-    const best = new Map<string, { seconds: number; mibps: number; rssMiB: number }>();
+    const best = new Map<string, { seconds: number; mibps: number; rssMiB: number; cpu: number }>();
     for (let round = 0; round < rounds; round++) {
       for (const w of workloads) {
         for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
@@ -166,14 +206,14 @@ async function main() {
           const key = `${w.name}|${kind}`;
           const prev = best.get(key);
           best.set(key, prev && prev.mibps >= m.mibps ? { ...prev, rssMiB: Math.max(prev.rssMiB, m.rssMiB) } : { ...m, rssMiB: Math.max(prev?.rssMiB ?? 0, m.rssMiB) });
-          console.error(`round ${round + 1} ${w.name} ${kind}: ${m.mibps.toFixed(0)} MiB/s, peak RSS ${m.rssMiB.toFixed(0)} MiB`);
+          console.error(`round ${round + 1} ${w.name} ${kind}: ${m.mibps.toFixed(0)} MiB/s, server CPU ${m.cpu.toFixed(2)} s, peak RSS ${m.rssMiB.toFixed(0)} MiB`);
         }
       }
     }
     const rows = [];
     for (const w of workloads) {
-      const plain = best.get(`${w.name}|plain`)!;
-      const tusServer = best.get(`${w.name}|tus-server`)!;
+      const plain = best.get(`${w.name}|plain`) ?? { mibps: NaN };
+      const tusServer = best.get(`${w.name}|tus-server`) ?? { mibps: NaN };
       for (const kind of kinds) {
         const m = best.get(`${w.name}|${kind}`)!;
         rows.push({
@@ -182,11 +222,12 @@ async function main() {
           seconds: m.seconds,
           'vs plain': m.mibps / plain.mibps,
           'vs @tus/server': m.mibps / tusServer.mibps,
+          'server CPU s': m.cpu,
           'peak RSS MiB': m.rssMiB,
         });
       }
     }
-    report('upload', { rounds, workloads: workloads.map((w) => ({ name: w.name, bytes: w.size, count: w.count })), client: 'tus-js-client (one PATCH per upload)', hashing: 'coffre: sha256 of every byte; fsync of the data at completion (coffre) or never (coffre-nofsync)' }, rows);
+    report('upload', { rounds, workloads: workloads.map((w) => ({ name: w.name, bytes: w.size, count: w.count })), client: 'tus-js-client (one PATCH per upload)', runtime: process.env.COFFRE_BENCH_TSX ? 'tsx' : 'esbuild bundle under node', hashing: 'coffre: sha256 of every byte; fsync of the data at completion (coffre) or never (coffre-nofsync)' }, rows);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

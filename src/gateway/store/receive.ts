@@ -27,7 +27,7 @@ export function receiveBody(
 ): Promise<ReceiveResult> {
   return new Promise((resolve, reject) => {
     // Its own descriptor: fsync on another descriptor of the same file flushes these bytes too.
-    const ws = createWriteStream(path, { flags: 'r+', start, highWaterMark: 256 * 1024 });
+    const ws = createWriteStream(path, { flags: 'r+', start, highWaterMark: 64 * 1024 });
     let received = 0;
     let flushed = 0;
     let overflow = false;
