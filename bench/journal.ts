@@ -71,48 +71,51 @@ const event = (u: number, k: number) => ({
   evDetData: { objectId: `obj-${u}-${k}`, digest: 'a1b2c3d4e5f6'.repeat(10), algorithm: 'SHA-512' },
 });
 
-async function runLogbook(cdb: CoffreDb, config: CoffreConfig) {
-  const logbook = openLogbook(cdb, config);
+/**
+ * Baseline and logbook run interleaved, batch by batch, each into its own database (same schema
+ * and indexes): the machine is shared, so load changes hit both sides alike.
+ */
+async function runBoth(baseDb: CoffreDb, ourDb: CoffreDb, config: CoffreConfig) {
+  const logbook = openLogbook(ourDb, config);
+  const helper = openLogbook(baseDb, config);
   const op = await logbook.startOperation({ type: 'INGEST', evType: 'PROCESS_SIP_UNITARY' });
-  const t0 = performance.now();
+  const baseOp = randomUUID();
+  let ours = 0;
+  let baseline = 0;
   let u = 0;
   for (let written = 0; written < EVENTS; written += BATCH) {
-    const calls: Promise<void>[] = [];
-    for (let l = 0; l < LIFECYCLES_PER_BATCH && written + l * PER_LIFECYCLE < EVENTS; l++, u++) {
-      const id = `og-${u}`;
-      calls.push(logbook.appendLifecycle('objectgroup', id, op, 'STP_OG_CHECK_AND_TRANSFORME', Array.from({ length: PER_LIFECYCLE }, (_, k) => event(u, k))));
-    }
-    await Promise.all(calls);
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  await logbook.commitStep(op, 'STP_OG_CHECK_AND_TRANSFORME');
-  await logbook.close();
-  return seconds;
-}
-
-/** Same rows, same batches and INSERT, no hashing: message lookup, ids and JSON as the logbook does. */
-async function runBaseline(cdb: CoffreDb, config: CoffreConfig) {
-  const logbook = openLogbook(cdb, config);
-  const op = randomUUID();
-  const t0 = performance.now();
-  let u = 0;
-  for (let written = 0; written < EVENTS; written += BATCH) {
+    const count = Math.min(LIFECYCLES_PER_BATCH, Math.ceil((EVENTS - written) / PER_LIFECYCLE));
+    // Baseline: same rows (ids, times, messages, JSON detail), same INSERT, one transaction; no hash.
+    let t0 = performance.now();
     const rows: Record<string, unknown>[] = [];
-    for (let l = 0; l < LIFECYCLES_PER_BATCH && written + l * PER_LIFECYCLE < EVENTS; l++, u++) {
+    for (let l = 0; l < count; l++) {
       for (let k = 0; k < PER_LIFECYCLE; k++) {
-        const e = event(u, k);
+        const e = event(u + l, k);
         const outDetail = `${e.evType}.${e.outcome}`;
         rows.push({
-          idx: k, ev_id: randomUUID(), ev_parent_id: null, ev_type: e.evType, ev_date_time: new Date().toISOString(), operation_id: op,
-          ev_type_proc: 'INGEST', outcome: e.outcome, out_detail: outDetail, out_messg: logbook.message(outDetail, { detail: '', ...e.evDetData }),
-          ag_id: 'bench', ob_id: e.obId, ev_det_data: JSON.stringify(e.evDetData), ev_id_reqst: null, ag_id_app: null, hash: '', prev_hash: null,
-          lfc_kind: 'objectgroup', lfc_id: `og-${u}`, step_id: 'STP_OG_CHECK_AND_TRANSFORME',
+          idx: k, ev_id: randomUUID(), ev_parent_id: null, ev_type: e.evType, ev_date_time: new Date().toISOString(), operation_id: baseOp,
+          ev_type_proc: 'INGEST', outcome: e.outcome, out_detail: outDetail, out_messg: helper.message(outDetail, { detail: '', ...e.evDetData }),
+          ag_id: 'bench', ob_id: e.obId, ev_det_data: JSON.stringify(e.evDetData), ev_id_reqst: null, ag_id_app: null, hash: process.env.BH ? randomBytes(32).toString('hex') : '', prev_hash: process.env.BH ? randomBytes(32).toString('hex') : null,
+          lfc_kind: 'objectgroup', lfc_id: `og-${u + l}`, step_id: 'STP_OG_CHECK_AND_TRANSFORME',
         });
       }
     }
-    await cdb.db.transaction().execute((trx) => insertRows(trx, cdb.dialect, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows, config.logbook.batchSize));
+    await baseDb.db.transaction().execute((trx) => insertRows(trx, baseDb.dialect, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows, config.logbook.batchSize));
+    baseline += performance.now() - t0;
+    // Ours: concurrent appendLifecycle calls, grouped by the logbook into one transaction.
+    t0 = performance.now();
+    const calls: Promise<void>[] = [];
+    for (let l = 0; l < count; l++) {
+      const n = u + l;
+      calls.push(logbook.appendLifecycle('objectgroup', `og-${n}`, op, 'STP_OG_CHECK_AND_TRANSFORME', Array.from({ length: PER_LIFECYCLE }, (_, k) => event(n, k))));
+    }
+    await Promise.all(calls);
+    ours += performance.now() - t0;
+    u += count;
   }
-  return (performance.now() - t0) / 1000;
+  await logbook.commitStep(op, 'STP_OG_CHECK_AND_TRANSFORME');
+  await logbook.close();
+  return { ours: ours / 1000, baseline: baseline / 1000 };
 }
 
 const rows: BenchRow[] = [];
@@ -120,19 +123,14 @@ const databases: ('sqlite' | 'postgres')[] = PG_URL ? ['sqlite', 'postgres'] : [
 if (!PG_URL) console.log('PostgreSQL skipped: set COFFRE_TEST_PG_URL or pass --pg URL');
 console.log(`journal benchmark: ${EVENTS} lifecycle events, ${BATCH} per batch (${LIFECYCLES_PER_BATCH} object groups x ${PER_LIFECYCLE} events)\n`);
 for (const name of databases) {
-  // Baseline first, in its own database, then the logbook in another: same schema and indexes.
   const base = await target(name);
-  let baseline: number;
-  {
-    const cdb = await openAndMigrate(base.config);
-    baseline = await runBaseline(cdb, base.config);
-    await cdb.close();
-    await base.cleanup();
-  }
+  const baseDb = await openAndMigrate(base.config);
   const t = await target(name);
   const cdb = await openAndMigrate(t.config);
   const rss = rssSampler(() => process.memoryUsage().rss);
-  const ours = await runLogbook(cdb, t.config);
+  const { ours, baseline } = await runBoth(baseDb, cdb, t.config);
+  await baseDb.close();
+  await base.cleanup();
   const storage = await openStorage({ config: t.config, cdb });
   const logbook = openLogbook(cdb, t.config, { storage });
   const s0 = performance.now();
@@ -149,4 +147,5 @@ for (const name of databases) {
   console.log(`${name} done`);
 }
 console.log('');
+console.log((globalThis as any).__lbprof);
 report('journal', { events: EVENTS, batch: BATCH, perLifecycle: PER_LIFECYCLE, goal: 'sqlite: >= 50000 events/s, ratio >= 0.7, seal of 1M < 20 s' }, rows);

@@ -13,8 +13,16 @@ export function canonicalJson(value: unknown): string {
   }
   if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return canonicalJson((value as { toJSON(): unknown }).toJSON());
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson((value as Record<string, unknown>)[k])).join(',') + '}';
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += JSON.stringify(k) + ':' + canonicalJson(v);
+  }
+  return out + '}';
 }
 
 /**
@@ -27,3 +35,5 @@ export const EVENT_HASH = 'sha256';
 
 // One-shot hash(): no Hash object per event (twice as fast as createHash on this path).
 export const sha256Hex = (text: string): string => hash(EVENT_HASH, text, 'hex');
+/** The same, as the 32 bytes stored in the hash columns (binary halves what hex would add to each row). */
+export const sha256Bytes = (text: string): Buffer => hash(EVENT_HASH, text, 'buffer') as unknown as Buffer;

@@ -3,7 +3,7 @@ import { sealObjectId, sealRowFromProof, TRACEABILITY_CONTAINER } from './proof.
 import type { CoffreDb } from '../db/index.ts';
 import type { StorageEngine } from '../storage/engine-api.ts';
 import { JsonLinesFile, readJsonLines } from './jsonl.ts';
-import { INSERT_COLUMNS, type TableName } from './rows.ts';
+import { hex, INSERT_COLUMNS, type TableName } from './rows.ts';
 import { insertRows } from './sqlbatch.ts';
 import type { SqlLogbook } from './logbook.ts';
 
@@ -37,7 +37,7 @@ export async function exportOperation(logbook: SqlLogbook, n: number, operationI
           .orderBy('seq')
           .limit(pageSize)
           .execute();
-        for (const r of rows) await file.write({ t, ...r });
+        for (const r of rows) await file.write({ t, ...r, hash: hex(r.hash), prev_hash: hex(r.prev_hash) });
         if (rows.length < pageSize) break;
         after = rows[rows.length - 1].seq;
       }
@@ -128,6 +128,8 @@ export async function rebuildFromOffers(
         const t = line.t as TableName;
         if (!(t in batch)) throw new Error(`journal ${n}: unknown line type ${line.t}`);
         delete line.t;
+        line.hash = Buffer.from(line.hash, 'hex');
+        line.prev_hash = line.prev_hash === null ? null : Buffer.from(line.prev_hash, 'hex');
         batch[t].push(line);
         if (t === 'op') result.events++;
         else if (t === 'lfc') result.lifecycleEvents++;

@@ -30,7 +30,7 @@ export async function* leavesInRanges(cdb: CoffreDb, ranges: SealRanges, pageSiz
           evId: t === 'step' ? `${r.step_id}:${r.action}` : r.ev_id,
           chain: chainKey(t, r),
           idx: Number(r.idx),
-          hash: r.hash,
+          hash: Buffer.from(r.hash).toString('hex'),
         };
       }
       if (rows.length < pageSize) break;

@@ -49,7 +49,7 @@ interface OpInfo {
 
 interface Head {
   idx: number;
-  hash: string;
+  hash: Buffer;
 }
 
 const MAX_CACHED_HEADS = 200_000;
@@ -229,7 +229,7 @@ export class SqlLogbook implements Logbook {
         row.idx = h ? h.idx + 1 : 0;
         row.prev_hash = h ? h.hash : null;
         row.hash = rowHash(t, row);
-        staged[t].set(key, { idx: row.idx as number, hash: row.hash as string });
+        staged[t].set(key, { idx: row.idx as number, hash: row.hash as Buffer });
         rows[t].push(row);
         return row;
       };
@@ -260,13 +260,7 @@ export class SqlLogbook implements Logbook {
           j.result = j.events.map((e) => toEvent(chainRow('op', j.opId, this.eventRow(op, e))));
         } else if (j.t === 'lfc') {
           const key = `${j.kind}:${j.lfcId}`;
-          for (const e of j.events) {
-            const row = this.eventRow(op, e);
-            row.lfc_kind = j.kind;
-            row.lfc_id = j.lfcId;
-            row.step_id = j.stepId;
-            chainRow('lfc', key, row);
-          }
+          for (const e of j.events) chainRow('lfc', key, this.eventRow(op, e, j));
         } else if (j.t === 'step') {
           chainRow('step', j.opId, { operation_id: j.opId, step_id: j.stepId, action: j.action, reason: j.reason, at: now });
         } else if (j.t === 'end') {
@@ -296,16 +290,18 @@ export class SqlLogbook implements Logbook {
     }
   }
 
-  private eventRow(op: OpInfo, e: EventInput): Record<string, unknown> {
+  private eventRow(op: OpInfo, e: EventInput, lfc?: { kind: string; lfcId: string; stepId: string }): Record<string, unknown> {
     const extras = e as EventInput & EventInputExtras;
     const outDetail = e.outDetail ?? `${e.evType}.${e.outcome}`;
     let outMessg = e.outMessg;
     if (outMessg === undefined) {
       const det = e.evDetData;
-      const fromDetail = det && typeof det === 'object' && !Array.isArray(det) ? (det as Record<string, unknown>) : {};
-      outMessg = this.catalogues.message(outDetail, { detail: '', ...fromDetail, ...extras.messageParams }, extras.pluginCatalogue).trimEnd();
+      const params: Record<string, unknown> = det && typeof det === 'object' && !Array.isArray(det) ? { detail: '', ...(det as object), ...extras.messageParams } : { detail: '', ...extras.messageParams };
+      outMessg = this.catalogues.message(outDetail, params, extras.pluginCatalogue).trimEnd();
     }
+    // One literal with every column (lifecycle ones included) keeps a single object shape.
     return {
+      idx: 0,
       ev_id: e.evId ?? randomUUID(),
       ev_parent_id: e.evParentId ?? null,
       ev_type: e.evType,
@@ -320,6 +316,11 @@ export class SqlLogbook implements Logbook {
       ev_det_data: e.evDetData === undefined || e.evDetData === null ? null : canonicalJson(e.evDetData),
       ev_id_reqst: e.evIdReqst ?? op.request_id,
       ag_id_app: e.agIdApp ?? op.application,
+      lfc_kind: lfc?.kind,
+      lfc_id: lfc?.lfcId,
+      step_id: lfc?.stepId,
+      hash: null,
+      prev_hash: null,
     };
   }
 

@@ -45,8 +45,8 @@ export const logbookMigrations: CoffreMigration[] = [
         .addColumn('closing_ev_id', 'text', (c) => c.notNull())
         .execute();
       await eventColumns(db.schema.createTable('logbook_op_event'), t)
-        .addColumn('hash', 'text', (c) => c.notNull())
-        .addColumn('prev_hash', 'text')
+        .addColumn('hash', t.blob, (c) => c.notNull())
+        .addColumn('prev_hash', t.blob)
         .execute();
       // One position per chain: a forked chain (two writers) fails instead of branching.
       await db.schema.createIndex('logbook_op_event_chain').on('logbook_op_event').columns(['operation_id', 'idx']).unique().execute();
@@ -54,8 +54,8 @@ export const logbookMigrations: CoffreMigration[] = [
         .addColumn('lfc_kind', 'text', (c) => c.notNull())
         .addColumn('lfc_id', 'text', (c) => c.notNull())
         .addColumn('step_id', 'text', (c) => c.notNull())
-        .addColumn('hash', 'text', (c) => c.notNull())
-        .addColumn('prev_hash', 'text')
+        .addColumn('hash', t.blob, (c) => c.notNull())
+        .addColumn('prev_hash', t.blob)
         .execute();
       await db.schema.createIndex('logbook_lfc_event_chain').on('logbook_lfc_event').columns(['lfc_kind', 'lfc_id', 'idx']).unique().execute();
       await db.schema.createIndex('logbook_lfc_event_op').on('logbook_lfc_event').columns(['operation_id', 'step_id']).execute();
@@ -68,8 +68,8 @@ export const logbookMigrations: CoffreMigration[] = [
         .addColumn('action', 'text', (c) => c.notNull())
         .addColumn('reason', 'text')
         .addColumn('at', 'text', (c) => c.notNull())
-        .addColumn('hash', 'text', (c) => c.notNull())
-        .addColumn('prev_hash', 'text')
+        .addColumn('hash', t.blob, (c) => c.notNull())
+        .addColumn('prev_hash', t.blob)
         .execute();
       await db.schema.createIndex('logbook_step_chain').on('logbook_step').columns(['operation_id', 'idx']).unique().execute();
       await db.schema

@@ -1,5 +1,5 @@
 import type { EventColumns, LogbookLfcEventTable, LogbookStepTable } from './tables.ts';
-import { sha256Hex } from './canonical.ts';
+import { sha256Bytes } from './canonical.ts';
 
 /**
  * The canonical JSON of a stored event, rebuilt from its columns: what its `hash` covers.
@@ -47,21 +47,34 @@ export const TABLES: Record<TableName, { sql: 'logbook_op_event' | 'logbook_lfc_
   step: { sql: 'logbook_step', fields: STEP_FIELDS },
 };
 
+// Per table: [column, the JSON text that precedes its value], computed once.
+const PREFIXES: Record<TableName, [string, string][]> = {} as Record<TableName, [string, string][]>;
+for (const t of Object.keys(TABLES) as TableName[]) PREFIXES[t] = TABLES[t].fields.map(([key, col], i) => [col, (i ? ',"' : '{"') + key + '":']);
+
 export function canonicalRowText(table: TableName, row: Record<string, unknown>): string {
-  let out = '{';
-  const fields = TABLES[table].fields;
+  let out = '';
+  const fields = PREFIXES[table];
   for (let i = 0; i < fields.length; i++) {
-    const [key, col] = fields[i];
+    const [col, prefix] = fields[i];
     const v = row[col];
-    if (i) out += ',';
-    out += '"' + key + '":';
-    if (col === 'ev_det_data') out += v === null || v === undefined ? 'null' : (v as string);
-    else out += v === null || v === undefined ? 'null' : JSON.stringify(v);
+    out += prefix;
+    if (v === null || v === undefined) out += 'null';
+    else if (col === 'ev_det_data') out += v as string;
+    else if (v instanceof Uint8Array) out += '"' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') + '"';
+    else out += JSON.stringify(v);
   }
   return out + '}';
 }
 
-export const rowHash = (table: TableName, row: Record<string, unknown>): string => sha256Hex(canonicalRowText(table, row));
+/** The row's hash (32 bytes); in the canonical JSON, hashes read as lower-case hex. */
+export const rowHash = (table: TableName, row: Record<string, unknown>): Buffer => sha256Bytes(canonicalRowText(table, row));
+
+/** Hash columns as hex (null stays null). */
+export const hex = (v: unknown): string | null => (v === null || v === undefined ? null : Buffer.from(v as Uint8Array).toString('hex'));
+
+/** Equality of two hash columns (bytes or null). */
+export const sameHash = (a: unknown, b: unknown): boolean =>
+  a === null || a === undefined || b === null || b === undefined ? (a ?? null) === (b ?? null) : Buffer.from(a as Uint8Array).equals(Buffer.from(b as Uint8Array));
 
 /** The columns of each table in insert order (seq last: it is given only on rebuild). */
 export const EVENT_COLUMNS = [

@@ -44,8 +44,9 @@ export interface EventColumns {
   ev_det_data: string | null;
   ev_id_reqst: string | null;
   ag_id_app: string | null;
-  hash: string;
-  prev_hash: string | null;
+  /** SHA-256, 32 bytes. */
+  hash: Buffer;
+  prev_hash: Buffer | null;
 }
 
 /** Operation journal events; chain = operation_id, ordered by idx. */
@@ -67,8 +68,8 @@ export interface LogbookStepTable {
   action: string; // COMMIT | ROLLBACK
   reason: string | null;
   at: string;
-  hash: string;
-  prev_hash: string | null;
+  hash: Buffer;
+  prev_hash: Buffer | null;
 }
 
 /** One row per traceability seal. */

@@ -6,7 +6,7 @@ import { readJsonLines } from './jsonl.ts';
 import { leavesInRanges, type Leaf } from './leaves.ts';
 import { leafOf, MerkleBuilder } from './merkle.ts';
 import { computeSealRoot, headerFromRow, TRACEABILITY_CONTAINER, type SealRanges } from './proof.ts';
-import { chainKey, chainLabel, rowHash, TABLES, type TableName } from './rows.ts';
+import { chainKey, chainLabel, rowHash, sameHash, TABLES, type TableName } from './rows.ts';
 import type { LogbookSealTable } from './tables.ts';
 
 export type ProblemKind = 'edited' | 'deleted' | 'inserted' | 'reordered' | 'operation' | 'seal' | 'proof';
@@ -95,28 +95,28 @@ export function checkChain(t: TableName, rows: Record<string, any>[]): Problem[]
   let skipLink = false;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
-    if (rowHash(t, r) !== r.hash) problems.push(at(r, 'edited', `event ${evName(t, r)} (${label}, position ${i}, seq ${r.seq}) was edited: its content no longer matches its hash`));
+    if (!sameHash(rowHash(t, r), r.hash)) problems.push(at(r, 'edited', `event ${evName(t, r)} (${label}, position ${i}, seq ${r.seq}) was edited: its content no longer matches its hash`));
     if (skipLink) {
       skipLink = false;
       continue;
     }
     const expected = i === 0 ? null : rows[i - 1].hash;
-    if (r.prev_hash === expected) {
+    if (sameHash(r.prev_hash, expected)) {
       if (r.idx !== i && i === 0) problems.push(at(r, 'deleted', `${label} starts at position ${r.idx}: the events before event ${evName(t, r)} were deleted`));
       continue;
     }
     const next = rows[i + 1];
-    if (next && r.prev_hash === next.hash && next.prev_hash === expected) {
+    if (next && sameHash(r.prev_hash, next.hash) && sameHash(next.prev_hash, expected)) {
       problems.push(at(r, 'reordered', `events ${evName(t, r)} and ${evName(t, next)} (${label}, positions ${i} and ${i + 1}) were swapped`));
       skipLink = true;
       continue;
     }
-    if (next && next.prev_hash === expected) {
+    if (next && sameHash(next.prev_hash, expected)) {
       problems.push(at(r, 'inserted', `event ${evName(t, r)} (${label}, position ${i}, seq ${r.seq}) was inserted: it is not in the chain`));
       skipLink = true;
       continue;
     }
-    if (i >= 2 && r.prev_hash === rows[i - 2].hash) {
+    if (i >= 2 && sameHash(r.prev_hash, rows[i - 2].hash)) {
       problems.push(at(rows[i - 1], 'inserted', `event ${evName(t, rows[i - 1])} (${label}, position ${i - 1}) was inserted: it is not in the chain`));
       continue;
     }

@@ -63,12 +63,12 @@ for (const database of TEST_DATABASES) {
         // its chain leaves a consistent chain: the seal (its proof in the offers) still names the event.
         const { rowHash } = await import('../../src/logbook/rows.ts');
         const rows = await chain(f, a);
-        let prev: string | null = null;
+        let prev: Buffer | null = null;
         for (const row of rows) {
           const fixed: Record<string, unknown> = { ...row, prev_hash: prev };
           fixed.hash = rowHash('op', fixed);
-          await sql`update logbook_op_event set prev_hash = ${fixed.prev_hash as string | null}, hash = ${fixed.hash as string} where seq = ${row.seq}`.execute(f.cdb.db);
-          prev = fixed.hash as string;
+          await sql`update logbook_op_event set prev_hash = ${fixed.prev_hash as Buffer | null}, hash = ${fixed.hash as Buffer} where seq = ${row.seq}`.execute(f.cdb.db);
+          prev = fixed.hash as Buffer;
         }
         r = await verify(f);
         assert.equal(r.first?.evId, victim.ev_id, JSON.stringify(r.problems, null, 1));
@@ -113,8 +113,6 @@ for (const database of TEST_DATABASES) {
         const rows = await chain(f, a);
         // Make room at position 2 (shift the later positions), then slip a forged event in with a
         // hash that is right for its own content and links to the event before it.
-        const { canonicalJson } = await import('../../src/logbook/index.ts');
-        void canonicalJson;
         for (const r of [...rows].reverse().filter((r) => r.idx >= 2)) await sql`update logbook_op_event set idx = ${r.idx + 1} where seq = ${r.seq}`.execute(f.cdb.db);
         const { rowHash } = await import('../../src/logbook/rows.ts');
         const forged: Record<string, unknown> = { ...rows[1], seq: undefined, idx: 2, ev_id: 'forged-event', ev_type: 'CHECK_DIGEST', outcome: 'OK', prev_hash: rows[1].hash };

@@ -1,0 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import { canonicalJson } from '/work/main/src/logbook/canonical.ts';
+import { rowHash, canonicalRowText } from '/work/main/src/logbook/rows.ts';
+import { MessageCatalogues, defaultCatalogue } from '/work/main/src/logbook/messages.ts';
+const cats = new MessageCatalogues([defaultCatalogue('fr')]);
+const N = 200000;
+const det = { objectId: 'obj-1-2', digest: 'a1b2c3d4e5f6'.repeat(10), algorithm: 'SHA-512' };
+const time = (name: string, fn: (i: number) => unknown) => { const t = performance.now(); for (let i = 0; i < N; i++) fn(i); console.log(name.padEnd(12), ((performance.now() - t) * 1000 / N).toFixed(2), 'µs'); };
+time('uuid', () => randomUUID());
+time('date', () => new Date().toISOString());
+time('canonical', () => canonicalJson(det));
+time('stringify', () => JSON.stringify(det));
+time('message', () => cats.message('LFC.CHECK_DIGEST.CALC_CHECK.OK', { detail: '', ...det }));
+const row: any = { ev_id: randomUUID(), ev_parent_id: null, ev_type: 'LFC.CHECK_DIGEST', ev_date_time: new Date().toISOString(), operation_id: randomUUID(), ev_type_proc: 'INGEST', outcome: 'OK', out_detail: 'LFC.CHECK_DIGEST.OK', out_messg: "Succès de l'étape « Vérification de l'intégrité des objets »", ag_id: 'host', ob_id: 'obj-1', ev_det_data: canonicalJson(det), ev_id_reqst: null, ag_id_app: null, lfc_kind: 'objectgroup', lfc_id: 'og-1', step_id: 'STP', prev_hash: 'ab'.repeat(32) };
+time('rowText', () => canonicalRowText('lfc', row));
+time('rowHash', () => rowHash('lfc', row));
