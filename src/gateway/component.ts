@@ -25,6 +25,9 @@ export const gatewayComponent: Component = {
         .catch((err) => ctx.log.error({ err }, 'upload cleaner failed'));
     }, ctx.config.gateway.cleanerInterval);
     cleaner.unref();
-    app.addHook('onClose', async () => clearInterval(cleaner));
+    app.addHook('onClose', async () => {
+      clearInterval(cleaner);
+      await service.close();
+    });
   },
 };

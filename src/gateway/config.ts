@@ -36,6 +36,8 @@ export const gatewayConfigSchema = z
     cleanerInterval: duration().default(3_600_000),
     /** Whole-file digest computed while receiving and written to .info and deposit.completed. */
     digestAlgorithm: z.enum(digestAlgorithms).default('sha256'),
+    /** Hash in a worker thread, off the event loop (false: on it; same results). */
+    hashWorker: z.boolean().default(true),
     /** During a long PATCH, make the received bytes durable (and visible to HEAD) this often. */
     checkpointBytes: bytes().default(64 * 2 ** 20),
     /**

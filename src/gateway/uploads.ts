@@ -1,4 +1,4 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -16,6 +16,7 @@ import { UploadLocks } from './store/lock.ts';
 import { infoDocument } from './store/info.ts';
 import { parseMetadataLenient } from './store/metadata.ts';
 import { receiveBody } from './store/receive.ts';
+import { inlineHasher, workerHasher, type Hasher, type RunningDigest } from './store/hasher.ts';
 import { TusError, parseChecksum, parseConcat, parseMetadata, type ChecksumAlgorithm } from './tus/protocol.ts';
 
 export type UploadRow = GatewayUploadTable;
@@ -34,7 +35,7 @@ export interface DepositCompleted {
 /** The running whole-file digest of an upload, valid at `offset` bytes. Kept between PATCHes. */
 interface DigestState {
   offset: number;
-  hash: Hash;
+  hash: RunningDigest;
 }
 
 export interface CreateInput {
@@ -66,6 +67,7 @@ export class UploadService {
   readonly layout: StagingLayout;
   readonly locks: UploadLocks;
   private readonly digests = new Map<string, DigestState>();
+  readonly hasher: Hasher;
 
   constructor(
     private readonly ctx: PlatformContext,
@@ -73,6 +75,22 @@ export class UploadService {
   ) {
     this.layout = new StagingLayout(config, ctx.config.dataDir);
     this.locks = new UploadLocks(ctx.cdb, config.nodeId ?? hostname(), config.lockTtl, config.lockWait);
+    this.hasher = config.hashWorker ? workerHasher() : inlineHasher();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.digests.values()) s.hash.drop();
+    this.digests.clear();
+    await this.hasher.close();
+  }
+
+  /** Feeds a file range to a digest, waiting for it whenever it has too much to do. */
+  private async feed(digest: RunningDigest, path: string, start: number, end: number): Promise<void> {
+    if (end <= start) return;
+    for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 })) {
+      digest.update(chunk as Buffer);
+      if (digest.congested) await digest.whenDrained();
+    }
   }
 
   async init(): Promise<void> {
@@ -202,7 +220,7 @@ export class UploadService {
     await this.writeInfo(row);
     await this.db.insertInto('gateway_upload').values(row).execute();
     if (parts) return (await this.assembleIfReady(row.id)) ?? row;
-    if (length === 0) return this.locks.with(row.id, () => this.complete(row, createHash(row.digest_algorithm)));
+    if (length === 0) return this.locks.with(row.id, () => this.complete(row, this.hasher.create(row.digest_algorithm)));
     return row;
   }
 
@@ -250,10 +268,9 @@ export class UploadService {
       // Only after a power loss without fsync: trust the bytes that are really there.
       await this.persistOffset(row, size);
     }
-    const hash = createHash(row.digest_algorithm);
-    if (size > 0) {
-      for await (const chunk of createReadStream(path, { start: 0, end: size - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-    }
+    cached?.hash.drop();
+    const hash = this.hasher.create(row.digest_algorithm);
+    await this.feed(hash, path, 0, size);
     const state = { offset: size, hash };
     this.digests.set(row.id, state);
     return state;
@@ -293,9 +310,12 @@ export class UploadService {
 
       const state = await this.digestAt(row);
       const base = state.hash.copy();
-      const chunkHash = checksum ? createHash(checksum.algorithm) : undefined;
+      const chunkHash = checksum ? this.hasher.create(checksum.algorithm) : undefined;
       const start = row.upload_offset;
       const handle = await open(this.layout.bin(id), 'r+');
+      // Unless this PATCH ends in a known state, the cached digest may have seen bytes that do
+      // not count: forget it, the next request rebuilds it from the durable prefix.
+      let settled = false;
       try {
         // Checkpoints only when the chunk needs no verification: unverified bytes never count.
         const verify = Boolean(checksum || input.trailerChecksum);
@@ -316,14 +336,17 @@ export class UploadService {
         await checkpoint;
         const discard = async (error: TusError) => {
           await handle.truncate(start);
+          chunkHash?.drop();
+          state.hash.drop();
           state.hash = base;
+          settled = true;
           state.offset = start;
           row.upload_offset = start;
           await this.persistOffset(row, start);
           throw error;
         };
         if (verify && result.aborted) await discard(new TusError(400, 'BODY_INCOMPLETE', 'the body ended early; the chunk cannot be verified and was discarded'));
-        if (checksum && !chunkHash!.digest().equals(checksum.digest)) {
+        if (checksum && !(await chunkHash!.digest()).equals(checksum.digest)) {
           await discard(new TusError(460, 'CHECKSUM_MISMATCH', `the ${checksum.algorithm} checksum of the chunk does not match Upload-Checksum; the chunk was discarded`));
         }
         if (input.trailerChecksum) {
@@ -341,7 +364,9 @@ export class UploadService {
             }
           }
         }
+        base.drop();
         state.offset = start + result.received;
+        settled = true;
         if (row.length !== null && state.offset === row.length) {
           if (this.config.fsync !== 'never') await handle.datasync();
           row.upload_offset = state.offset;
@@ -352,6 +377,10 @@ export class UploadService {
         return row;
       } finally {
         await handle.close();
+        if (!settled) {
+          this.digests.delete(id);
+          state.hash.drop();
+        }
       }
     });
   }
@@ -361,11 +390,11 @@ export class UploadService {
    * complete and `deposit.completed` enters the outbox. Partial uploads are only parts: they
    * are neither linked nor announced. Runs under the upload's lock.
    */
-  private async complete(row: UploadRow, hash: Hash): Promise<UploadRow> {
+  private async complete(row: UploadRow, hash: RunningDigest): Promise<UploadRow> {
+    row.digest = (await hash.digest()).toString('hex');
     const now = nowIso();
     row.status = 'complete';
     row.length = row.upload_offset;
-    row.digest = hash.digest('hex');
     row.updated_at = now;
     row.completed_at = now;
     row.expires_at = null;
@@ -424,7 +453,7 @@ export class UploadService {
         }
         return row;
       }
-      const hash = createHash(row.digest_algorithm);
+      const hash = this.hasher.create(row.digest_algorithm);
       const out = await open(this.layout.bin(row.id), 'w');
       let offset = 0;
       try {
@@ -433,6 +462,7 @@ export class UploadService {
             hash.update(chunk as Buffer);
             await out.write(chunk as Buffer, 0, (chunk as Buffer).length, offset);
             offset += (chunk as Buffer).length;
+            if (hash.congested) await hash.whenDrained();
           }
         }
         if (this.config.fsync !== 'never') await out.datasync();
@@ -450,6 +480,7 @@ export class UploadService {
     await this.locks.with(id, async () => {
       const row = await this.visible(principal, id);
       await this.layout.remove(row.id, row.space, row.private === 1);
+      this.digests.get(id)?.hash.drop();
       this.digests.delete(id);
       await this.db.updateTable('gateway_upload').set({ status: 'terminated', updated_at: nowIso() }).where('id', '=', id).execute();
     });
@@ -473,6 +504,7 @@ export class UploadService {
             const row = await this.load(candidate.id);
             if (!row || row.status !== 'uploading' || !row.expires_at || row.expires_at >= now) return;
             await this.layout.remove(row.id, row.space, row.private === 1);
+            this.digests.get(row.id)?.hash.drop();
             this.digests.delete(row.id);
             await this.db.updateTable('gateway_upload').set({ status: 'expired', updated_at: nowIso() }).where('id', '=', row.id).execute();
             removed++;

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createWriteStream } from 'node:fs';
-import type { Hash } from 'node:crypto';
+import type { RunningDigest } from './hasher.ts';
 
 export interface ReceiveResult {
   /** Bytes written to the file (all of them flushed). */
@@ -13,7 +13,8 @@ export interface ReceiveResult {
 
 /**
  * Streams a request body into the file at `start`, feeding every byte to the hashes first.
- * Nothing is buffered beyond the write stream's window (back-pressure pauses the socket).
+ * Nothing is buffered beyond the write stream's window and the hashes' backlog: either one
+ * pauses the socket until it drains.
  * When the client drops, every byte already received is still written before this returns,
  * so the upload keeps them. `onFlushed(total)` runs as bytes reach the file (for checkpoints).
  */
@@ -22,7 +23,7 @@ export function receiveBody(
   path: string,
   start: number,
   limit: number,
-  hashes: Hash[],
+  hashes: RunningDigest[],
   onFlushed?: (flushed: number) => void,
 ): Promise<ReceiveResult> {
   return new Promise((resolve, reject) => {
@@ -55,11 +56,25 @@ export function receiveBody(
           flushed += n;
           onFlushed?.(flushed);
         });
-        if (!ok) req.pause();
+        if (!ok) hold('file');
+        if (hashes.some((h) => h.congested)) {
+          hold('hash');
+          void Promise.all(hashes.map((h) => h.whenDrained())).then(() => release('hash'));
+        }
       }
       if (overflow) finish(false);
     };
-    ws.on('drain', () => req.resume());
+    // The socket reads again only when neither the file nor the hashes hold it back.
+    const holds = new Set<string>();
+    const hold = (why: string) => {
+      holds.add(why);
+      req.pause();
+    };
+    const release = (why: string) => {
+      holds.delete(why);
+      if (holds.size === 0 && !ended) req.resume();
+    };
+    ws.on('drain', () => release('file'));
     ws.on('error', (err) => {
       failed = err;
       req.off('data', onData);
