@@ -49,38 +49,39 @@ export const inlineHasher = (): Hasher => ({
 });
 
 // The worker is plain JavaScript evaluated from a string: it runs the same under tsx, in a
-// bundle and in tests, with no loader to set up.
+// bundle and in tests, with no loader to set up. Bytes travel through a fixed pool of slots in
+// one SharedArrayBuffer: no allocation per chunk, and memory stays flat however many uploads run.
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const view = new Uint8Array(workerData.sab);
+const SLOT = workerData.slot;
 const hashes = new Map();
 parentPort.on('message', (m) => {
-  if (m.op === 'init') hashes.set(m.key, createHash(m.algorithm));
-  else if (m.op === 'update') {
+  if (m.op === 'update') {
     const h = hashes.get(m.key);
-    if (h) h.update(new Uint8Array(m.buf, 0, m.len));
-    parentPort.postMessage({ op: 'ack', key: m.key, bytes: m.len });
-  } else if (m.op === 'copy') {
+    if (h) h.update(view.subarray(m.slot * SLOT, m.slot * SLOT + m.len));
+    parentPort.postMessage({ op: 'ack', slot: m.slot });
+  } else if (m.op === 'init') hashes.set(m.key, createHash(m.algorithm));
+  else if (m.op === 'copy') {
     const h = hashes.get(m.from);
     if (h) hashes.set(m.to, h.copy());
   } else if (m.op === 'digest') {
     const h = hashes.get(m.key);
     hashes.delete(m.key);
-    const value = h ? h.digest() : Buffer.alloc(0);
-    parentPort.postMessage({ op: 'digest', key: m.key, value });
+    parentPort.postMessage({ op: 'digest', key: m.key, value: h ? h.digest() : Buffer.alloc(0) });
   } else if (m.op === 'drop') hashes.delete(m.key);
 });
 `;
 
-/** Bytes copied into one message to the worker. */
-const BATCH = 256 * 1024;
-/** Bytes of one upload waiting in the worker before its request is paused. */
-const HIGH_WATER = 2 * BATCH;
+const SLOT = 64 * 1024;
+const SLOTS = 128;
+
+type Pending = { data: Buffer } | { message: Record<string, unknown> };
 
 class WorkerDigest implements RunningDigest {
-  private batch: Buffer | null = null;
-  private used = 0;
-  private inflight = 0;
+  private readonly pending: Pending[] = [];
+  private pendingBytes = 0;
   private waiters: Array<() => void> = [];
   private result?: { resolve(b: Buffer): void; reject(e: Error): void };
 
@@ -89,33 +90,38 @@ class WorkerDigest implements RunningDigest {
     readonly key: number,
   ) {}
 
+  /** Bytes wait for a free slot: the caller should stop reading until they are handed over. */
   get congested() {
-    return this.inflight >= HIGH_WATER;
+    return this.pendingBytes > 0;
   }
 
   update(chunk: Buffer) {
-    let at = 0;
-    while (at < chunk.length) {
-      if (!this.batch) this.batch = Buffer.allocUnsafeSlow(BATCH);
-      const n = chunk.copy(this.batch, this.used, at, Math.min(chunk.length, at + BATCH - this.used));
-      this.used += n;
-      at += n;
-      if (this.used === BATCH) this.post();
+    // Socket chunks are never written to after they are emitted: keeping a reference is safe.
+    for (let at = 0; at < chunk.length; at += SLOT) this.queue({ data: chunk.subarray(at, Math.min(chunk.length, at + SLOT)) });
+  }
+
+  private queue(item: Pending) {
+    this.pending.push(item);
+    if ('data' in item) this.pendingBytes += item.data.length;
+    this.pump();
+  }
+
+  /** Hands queued work to the worker, in order, as slots allow. */
+  pump() {
+    while (this.pending.length > 0) {
+      const item = this.pending[0];
+      if ('data' in item) {
+        const slot = this.pool.acquire(this);
+        if (slot === undefined) return;
+        item.data.copy(this.pool.view, slot * SLOT);
+        this.pool.send({ op: 'update', key: this.key, slot, len: item.data.length });
+        this.pendingBytes -= item.data.length;
+      } else {
+        this.pool.send(item.message);
+      }
+      this.pending.shift();
     }
-  }
-
-  private post() {
-    if (!this.batch || this.used === 0) return;
-    const buf = this.batch.buffer as ArrayBuffer;
-    this.pool.send({ op: 'update', key: this.key, buf, len: this.used }, [buf]);
-    this.inflight += this.used;
-    this.batch = null;
-    this.used = 0;
-  }
-
-  onAck(bytes: number) {
-    this.inflight -= bytes;
-    if (!this.congested) for (const w of this.waiters.splice(0)) w();
+    for (const w of this.waiters.splice(0)) w();
   }
 
   whenDrained(): Promise<void> {
@@ -124,17 +130,15 @@ class WorkerDigest implements RunningDigest {
   }
 
   copy(): RunningDigest {
-    this.post();
     const twin = this.pool.register();
-    this.pool.send({ op: 'copy', from: this.key, to: twin.key });
+    this.queue({ message: { op: 'copy', from: this.key, to: twin.key } });
     return twin;
   }
 
   digest(): Promise<Buffer> {
-    this.post();
     return new Promise((resolve, reject) => {
       this.result = { resolve, reject };
-      this.pool.send({ op: 'digest', key: this.key });
+      this.queue({ message: { op: 'digest', key: this.key } });
     });
   }
 
@@ -149,31 +153,51 @@ class WorkerDigest implements RunningDigest {
   }
 
   drop() {
-    this.batch = null;
-    this.used = 0;
+    for (const item of this.pending) if ('data' in item) this.pendingBytes -= item.data.length;
+    this.pending.length = 0;
     this.pool.send({ op: 'drop', key: this.key });
     this.pool.forget(this.key);
+    for (const w of this.waiters.splice(0)) w();
   }
 }
 
 /** One worker thread hashing for every upload of the process (a core's worth of SHA-256). */
 class WorkerHasher implements Hasher {
   private readonly worker: Worker;
+  readonly view: Buffer;
   private readonly digests = new Map<number, WorkerDigest>();
+  private readonly free: number[] = Array.from({ length: SLOTS }, (_, i) => i);
+  /** Digests waiting for a slot, served in turn. */
+  private readonly starving = new Set<WorkerDigest>();
   private nextKey = 1;
   private failed?: Error;
 
   constructor() {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    const sab = new SharedArrayBuffer(SLOT * SLOTS);
+    this.view = Buffer.from(sab);
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, slot: SLOT } });
     this.worker.unref();
-    this.worker.on('message', (m: { op: string; key: number; bytes?: number; value?: Uint8Array }) => {
-      const d = this.digests.get(m.key);
-      if (!d) return;
-      if (m.op === 'ack') d.onAck(m.bytes!);
-      else if (m.op === 'digest') d.onDigest(m.value!);
+    this.worker.on('message', (m: { op: string; key: number; slot?: number; value?: Uint8Array }) => {
+      if (m.op === 'ack') return this.release(m.slot!);
+      if (m.op === 'digest') this.digests.get(m.key)?.onDigest(m.value!);
     });
     this.worker.on('error', (err) => this.failAll(err as Error));
     this.worker.on('exit', (code) => code !== 0 && this.failAll(new Error(`the hash worker exited with code ${code}`)));
+  }
+
+  acquire(d: WorkerDigest): number | undefined {
+    const slot = this.free.pop();
+    if (slot === undefined) this.starving.add(d);
+    return slot;
+  }
+
+  private release(slot: number) {
+    this.free.push(slot);
+    for (const d of this.starving) {
+      if (this.free.length === 0) return;
+      this.starving.delete(d);
+      d.pump();
+    }
   }
 
   private failAll(err: Error) {
@@ -182,9 +206,9 @@ class WorkerHasher implements Hasher {
     this.digests.clear();
   }
 
-  send(message: unknown, transfer: ArrayBuffer[] = []) {
+  send(message: unknown) {
     if (this.failed) throw this.failed;
-    this.worker.postMessage(message, transfer);
+    this.worker.postMessage(message);
   }
 
   register(): WorkerDigest {
@@ -194,6 +218,8 @@ class WorkerHasher implements Hasher {
   }
 
   forget(key: number) {
+    const d = this.digests.get(key);
+    if (d) this.starving.delete(d);
     this.digests.delete(key);
   }
 
