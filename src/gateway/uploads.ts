@@ -14,6 +14,7 @@ import type { GatewayUploadTable } from './tables.ts';
 import { StagingLayout } from './store/layout.ts';
 import { UploadLocks } from './store/lock.ts';
 import { infoDocument } from './store/info.ts';
+import { gatewayMetrics } from './metrics.ts';
 import { parseMetadataLenient } from './store/metadata.ts';
 import { receiveBody } from './store/receive.ts';
 import { inlineHasher, workerHasher, type Hasher, type RunningDigest } from './store/hasher.ts';
@@ -219,6 +220,7 @@ export class UploadService {
     await this.layout.applyFile(this.layout.bin(row.id), space, row.private === 1);
     await this.writeInfo(row);
     await this.db.insertInto('gateway_upload').values(row).execute();
+    gatewayMetrics.uploadsCreated.inc();
     if (parts) return (await this.assembleIfReady(row.id)) ?? row;
     if (length === 0) return this.locks.with(row.id, () => this.complete(row, this.hasher.create(row.digest_algorithm)));
     return row;
@@ -347,6 +349,7 @@ export class UploadService {
         };
         if (verify && result.aborted) await discard(new TusError(400, 'BODY_INCOMPLETE', 'the body ended early; the chunk cannot be verified and was discarded'));
         if (checksum && !(await chunkHash!.digest()).equals(checksum.digest)) {
+          gatewayMetrics.checksumMismatches.inc();
           await discard(new TusError(460, 'CHECKSUM_MISMATCH', `the ${checksum.algorithm} checksum of the chunk does not match Upload-Checksum; the chunk was discarded`));
         }
         if (input.trailerChecksum) {
@@ -365,6 +368,7 @@ export class UploadService {
           }
         }
         base.drop();
+        gatewayMetrics.bytesReceived.inc(result.received);
         state.offset = start + result.received;
         settled = true;
         if (row.length !== null && state.offset === row.length) {
@@ -421,7 +425,10 @@ export class UploadService {
         await publish(trx, 'deposit.completed', payload);
       }
     });
-    if (paths) this.ctx.bus.wake();
+    if (paths) {
+      this.ctx.bus.wake();
+      gatewayMetrics.uploadsCompleted.inc();
+    }
     if (isPartial) void this.assembleFinalsOf(row.id).catch((err) => this.ctx.log.error({ err, upload: row.id }, 'concatenation failed'));
     return row;
   }
@@ -495,6 +502,18 @@ export class UploadService {
       .where('expires_at', '<', now)
       .limit(1000)
       .execute();
+    // Completed partial uploads are only parts: kept for expireAfter after completion (a final
+    // upload may still name them), then freed like unfinished uploads.
+    const partsBefore = new Date(Date.parse(now) - this.config.expireAfter).toISOString();
+    const parts = await this.db
+      .selectFrom('gateway_upload')
+      .selectAll()
+      .where('status', '=', 'complete')
+      .where('concat', '=', 'partial')
+      .where('completed_at', '<', partsBefore)
+      .limit(1000)
+      .execute();
+    due.push(...parts);
     let removed = 0;
     for (const candidate of due) {
       try {
@@ -502,7 +521,10 @@ export class UploadService {
           candidate.id,
           async () => {
             const row = await this.load(candidate.id);
-            if (!row || row.status !== 'uploading' || !row.expires_at || row.expires_at >= now) return;
+            if (!row) return;
+            const unfinished = row.status === 'uploading' && row.expires_at !== null && row.expires_at < now;
+            const oldPart = row.status === 'complete' && row.concat === 'partial' && row.completed_at !== null && row.completed_at < partsBefore;
+            if (!unfinished && !oldPart) return;
             await this.layout.remove(row.id, row.space, row.private === 1);
             this.digests.get(row.id)?.hash.drop();
             this.digests.delete(row.id);

@@ -157,14 +157,17 @@ describe('goup: expiry of unfinished uploads', () => {
     const id = url.split('/').pop()!;
     const done = await fetch(p.files, { method: 'POST', headers: { ...h, 'Upload-Length': '2', 'Content-Type': 'application/offset+octet-stream' }, body: 'ok' });
     assert.equal(done.headers.get('upload-offset'), '2');
+    const part = await fetch(p.files, { method: 'POST', headers: { ...h, 'Upload-Length': '2', 'Upload-Concat': 'partial', 'Content-Type': 'application/offset+octet-stream' }, body: 'pp' });
+    const partId = part.headers.get('location')!.split('/').pop()!;
     await new Promise((res) => setTimeout(res, 300));
     assert.equal((await fetch(url, { method: 'HEAD', headers: h })).status, 410);
     const patch = await fetch(url, { method: 'PATCH', headers: { ...h, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0' }, body: 'x' });
     assert.equal(patch.status, 410);
     assert.ok(existsSync(join(p.staging, 'tusd', `${id}.bin`)));
     const service = p.ctx.services.get('gateway') as { expireDue(): Promise<number> };
-    assert.equal(await service.expireDue(), 1);
+    assert.equal(await service.expireDue(), 2, 'the unfinished upload and the old completed part');
     assert.ok(!existsSync(join(p.staging, 'tusd', `${id}.bin`)));
+    assert.ok(!existsSync(join(p.staging, 'tusd', `${partId}.bin`)));
     assert.ok(!existsSync(join(p.staging, 'tusd', `${id}.info`)));
     assert.equal((await fetch(url, { method: 'HEAD', headers: h })).status, 410);
     assert.equal((await fetch(done.headers.get('location')!, { method: 'HEAD', headers: h })).status, 200, 'complete uploads never expire');

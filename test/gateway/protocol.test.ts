@@ -170,6 +170,11 @@ describe('tus 1.0.0 compliance', () => {
     });
   });
 
+  test('gateway metrics are on /metrics', async () => {
+    const text = await (await fetch(`${p.url}/metrics`)).text();
+    for (const m of ['coffre_gateway_bytes_received_total', 'coffre_gateway_uploads_completed_total', 'coffre_gateway_checksum_mismatches_total']) assert.match(text, new RegExp(m));
+  });
+
   describe('creation', () => {
     test('201 with Location; the new upload has offset 0', async () => {
       const url = await create({ 'Upload-Length': '5' });
