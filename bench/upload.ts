@@ -81,7 +81,7 @@ interface Started {
  * thread), which says nothing about the servers; COFFRE_BENCH_TSX=1 measures that way instead.
  */
 async function bundleServers(): Promise<string> {
-  const outfile = join('bench', 'results', '.upload-servers.mjs');
+  const outdir = join('bench', 'results', '.upload-servers');
   if (process.env.COFFRE_BENCH_TSX) return fileURLToPath(import.meta.url);
   const { build } = await import('esbuild');
   await build({
@@ -91,12 +91,15 @@ async function bundleServers(): Promise<string> {
     format: 'esm',
     target: 'node20',
     packages: 'external',
+    // Each server loads only its own libraries (dynamic imports become separate chunks).
+    splitting: true,
+    outExtension: { '.js': '.mjs' },
     // startPlatform imports the full component list only when none is given; we give one.
     external: ['./components.ts'],
-    outfile,
+    outdir,
     logLevel: 'error',
   });
-  return outfile;
+  return join(outdir, 'upload.mjs');
 }
 
 let serverScript = '';

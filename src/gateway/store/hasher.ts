@@ -75,7 +75,7 @@ parentPort.on('message', (m) => {
 `;
 
 const SLOT = 64 * 1024;
-const SLOTS = 128;
+const SLOTS = 48;
 
 type Pending = { data: Buffer } | { message: Record<string, unknown> };
 
@@ -175,7 +175,8 @@ class WorkerHasher implements Hasher {
   constructor() {
     const sab = new SharedArrayBuffer(SLOT * SLOTS);
     this.view = Buffer.from(sab);
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, slot: SLOT } });
+    // The worker only holds hash states and small messages: a small heap keeps its memory low.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, slot: SLOT }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
     this.worker.unref();
     this.worker.on('message', (m: { op: string; key: number; slot?: number; value?: Uint8Array }) => {
       if (m.op === 'ack') return this.release(m.slot!);
