@@ -17,7 +17,7 @@ export const DIGEST_ALGORITHMS = ['md5', 'sha1', 'sha256', 'sha384', 'sha512'] a
 const limitsSchema = z
   .object({
     /** Most open connections to the offer. */
-    maxConnections: z.number().int().positive().default(8),
+    maxConnections: z.number().int().positive().default(16),
     /** Most operations in flight on the offer. */
     maxConcurrency: z.number().int().positive().default(16),
     /** Timeout floor of one operation; it grows with the size (size / minBytesPerSecond). */

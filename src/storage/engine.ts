@@ -44,7 +44,7 @@ const HEX = /^[0-9a-f]+$/i;
 export class Engine implements StorageEngineAdmin {
   readonly runtimes = new Map<string, OfferRuntime>();
   private readonly records: RecordWriter;
-  private readonly checkCache = new Map<string, { at: number; check: OfferCheck }>();
+  private readonly checkCache = new Map<string, { at: number; check: Promise<OfferCheck>; writtenSince?: number }>();
 
   constructor(
     readonly referential: Referential,
@@ -86,15 +86,22 @@ export class Engine implements StorageEngineAdmin {
     return { strategyId, neededBytes: bytes, status: offers.every((o) => o.status === 'OK') ? 'OK' : 'KO', offers };
   }
 
-  /** One offer's availability and room, within its check timeout; cached answers for writes. */
+  /**
+   * One offer's availability and room, within its check timeout. Writes reuse an answer younger
+   * than checkCacheTtl, and concurrent writes share one probe in flight.
+   */
   private async checkOffer(rt: OfferRuntime, bytes: number, useCache: boolean): Promise<OfferCheck> {
-    const cached = this.checkCache.get(rt.id);
-    const fresh = cached && Date.now() - cached.at < this.settings.checkCacheTtlMs;
-    const base = useCache && fresh ? cached.check : await this.probe(rt);
-    if (!(useCache && fresh)) this.checkCache.set(rt.id, { at: Date.now(), check: base });
+    let entry = this.checkCache.get(rt.id);
+    if (!useCache || !entry || Date.now() - entry.at >= this.settings.checkCacheTtlMs) {
+      const probing = this.probe(rt);
+      entry = { at: Date.now(), check: probing };
+      this.checkCache.set(rt.id, entry);
+    }
+    const base = await entry.check;
     if (base.status === 'KO') return base;
-    if (base.usableBytes !== null && base.usableBytes < bytes) {
-      return { ...base, status: 'KO', message: `offer ${rt.id} has not enough room: ${bytes} bytes needed, ${base.usableBytes} usable` };
+    const usable = base.usableBytes === null ? null : base.usableBytes - (entry.writtenSince ?? 0);
+    if (usable !== null && usable < bytes) {
+      return { ...base, usableBytes: usable, status: 'KO', message: `offer ${rt.id} has not enough room: ${bytes} bytes needed, ${usable} usable` };
     }
     return base;
   }
@@ -207,7 +214,7 @@ export class Engine implements StorageEngineAdmin {
       for (const c of ok) {
         // Keep the cached room honest between checks.
         const cached = this.checkCache.get(c.offerId);
-        if (cached && cached.check.usableBytes !== null && c.status === 'OK') cached.check = { ...cached.check, usableBytes: cached.check.usableBytes - size };
+        if (cached && c.status === 'OK') cached.writtenSince = (cached.writtenSince ?? 0) + size;
       }
     }
     const failedCopies = copies.filter((c) => c.status === 'KO');

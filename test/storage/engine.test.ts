@@ -60,7 +60,7 @@ for (const database of TEST_DATABASES) {
       let opens = 0;
       const source = { size: data.length, open: () => (opens++, bufferSource(data).open()) };
       const result = await s.engine.write({ container: 'objects', id: 'w-1', source });
-      assert.equal(result.status, 'OK', result.message);
+      assert.equal(result.status, 'OK', result.message ?? '');
       assert.equal(opens, 1, 'the source is read once');
       assert.equal(result.digest, sha512(data));
       assert.equal(result.digestAlgorithm, 'sha512');
@@ -98,7 +98,7 @@ for (const database of TEST_DATABASES) {
       const data = randomBytes(400_000);
       let opens = 0;
       const result = await s.engine.write({ container: 'objects', id: 'retry-ok', source: { size: data.length, open: () => (opens++, bufferSource(data).open()) } });
-      assert.equal(result.status, 'OK', result.message);
+      assert.equal(result.status, 'OK', result.message ?? '');
       const o2 = result.copies.find((c) => c.offerId === 'offer-2')!;
       assert.equal(o2.attempts, 2);
       assert.equal(result.copies.find((c) => c.offerId === 'offer-1')!.attempts, 1, 'the healthy offer is not written again');
@@ -148,7 +148,7 @@ for (const database of TEST_DATABASES) {
       s.faulty.faults('offer-2').slowMs = 2;
       const data = randomBytes(2 * 1024 * 1024);
       const result = await s.engine.write({ container: 'objects', id: 'slow', source: bufferSource(data) });
-      assert.equal(result.status, 'OK', result.message);
+      assert.equal(result.status, 'OK', result.message ?? '');
     });
 
     test('an expected digest that the bytes do not have fails the write and leaves no copy', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -18,7 +18,7 @@ runDriverContractSuite('fs', async () => {
   return { driver, offer: fsOffer(join(dir.path, 'offer')), cleanup: async () => dir.cleanup() };
 });
 
-test('fs layout: container/xx/yy/id from a hash of the id, digest sidecar beside it, no temp file left', async () => {
+test('fs layout: container/xx/yy/id from a hash of the id, digest kept in a link beside it, no temp file left', async () => {
   const dir = tempDir();
   const conn = await driver.connect(fsOffer(dir.path));
   try {
@@ -26,9 +26,9 @@ test('fs layout: container/xx/yy/id from a hash of the id, digest sidecar beside
     await conn.put({ container: 'objects', id: 'abc', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
     const h = createHash('sha256').update('abc').digest('hex');
     const leaf = join(dir.path, 'objects', h.slice(0, 2), h.slice(2, 4));
-    assert.deepEqual(readdirSync(leaf).sort(), ['.abc.digest', 'abc']);
-    const sidecar = JSON.parse(readFileSync(join(leaf, '.abc.digest'), 'utf8'));
-    assert.equal(sidecar.digests.sha512, createHash('sha512').update(data).digest('hex'));
+    const digest = createHash('sha512').update(data).digest('hex');
+    assert.deepEqual(readdirSync(leaf).sort(), [`.abc.sha512.${digest}`, 'abc']);
+    assert.equal(statSync(join(leaf, `.abc.sha512.${digest}`)).ino, statSync(join(leaf, 'abc')).ino, 'a second name of the same inode');
     assert.equal(objectPaths(dir.path, 'objects', 'abc').file, join(leaf, 'abc'));
   } finally {
     await conn.close();
@@ -54,17 +54,23 @@ test('fs digest(noCache) reads the bytes again: a rotten object is seen even whe
   }
 });
 
-test('fs: a torn or missing sidecar is recomputed, never trusted', async () => {
+test('fs: a missing digest link is recomputed and kept; a stale one (other inode) is never trusted', async () => {
   const dir = tempDir();
   const conn = await driver.connect(fsOffer(dir.path));
   try {
-    const data = Buffer.from('sidecar check');
+    const data = Buffer.from('kept digest check');
     const { digest } = await conn.put({ container: 'objects', id: 'sc', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
-    const { sidecar } = objectPaths(dir.path, 'objects', 'sc');
-    writeFileSync(sidecar, '{"size":13,"dig');
+    const { dir: leaf, file } = objectPaths(dir.path, 'objects', 'sc');
+    const link = join(leaf, `.sc.sha512.${digest}`);
+    unlinkSync(link);
     assert.equal(await conn.digest('objects', 'sc', { algorithm: 'sha512' }), digest);
-    assert.ok(existsSync(sidecar));
-    assert.equal(JSON.parse(readFileSync(sidecar, 'utf8')).digests.sha512, digest, 'rewritten');
+    assert.ok(existsSync(link), 'kept again');
+    // Replace the object behind the link's back (an interrupted remove, then a new object).
+    unlinkSync(file);
+    writeFileSync(file, 'other bytes');
+    assert.equal(await conn.digest('objects', 'sc', { algorithm: 'sha512' }), createHash('sha512').update('other bytes').digest('hex'));
+    assert.equal(await conn.remove('objects', 'sc'), true);
+    assert.deepEqual(readdirSync(leaf), [], 'remove takes the digest links too');
   } finally {
     await conn.close();
     dir.cleanup();

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync, linkSync, mkdirSync, openSync, unlinkSync, write, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fsync, linkSync, mkdirSync, openSync, renameSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { access, mkdir, readdir, readFile, stat, statfs, unlink } from 'node:fs/promises';
+import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -29,9 +29,18 @@ import { WriteLog } from './write-log.ts';
  * (fails if it exists), fsync of the folder, then an fsync'd line in the offer's write log.
  */
 
-interface Sidecar {
-  size: number;
-  digests: Partial<Record<DigestAlgorithm, string>>;
+const DIGEST_HEX_LENGTH: Record<DigestAlgorithm, number> = { md5: 32, sha1: 40, sha256: 64, sha384: 96, sha512: 128 };
+
+/** The name of the link that keeps an object's digest: `.<id>.<algorithm>.<hex>`. */
+const digestLinkPath = (paths: ObjectPaths, algorithm: DigestAlgorithm, digest: string) => join(paths.dir, `.${paths.id}.${algorithm}.${digest}`);
+
+/** The digest a folder entry keeps for object `id`, if it is one of its digest links. */
+function parseDigestLink(name: string, id: string): { algorithm: DigestAlgorithm; digest: string } | undefined {
+  const prefix = `.${id}.`;
+  if (!name.startsWith(prefix)) return undefined;
+  const m = /^(md5|sha1|sha256|sha384|sha512)\.([0-9a-f]+)$/.exec(name.slice(prefix.length));
+  if (!m || m[2].length !== DIGEST_HEX_LENGTH[m[1] as DigestAlgorithm]) return undefined;
+  return { algorithm: m[1] as DigestAlgorithm, digest: m[2] };
 }
 
 const IO_RETRYABLE = new Set(['EIO', 'EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ESTALE']);
@@ -138,8 +147,7 @@ class FsConnection implements Connection {
   }
 
   /**
-   * Why some calls are synchronous: metadata operations (mkdir, open, link, unlink, close, the
-   * small sidecar) take microseconds on a local filesystem, but through libuv's 4-thread pool they
+   * Why some calls are synchronous: metadata operations (mkdir, open, link, rename, close) take microseconds on a local filesystem, but through libuv's 4-thread pool they
    * queue behind the fsyncs of every other write in flight, which made small objects several times
    * slower. Only fsyncs and big data writes go to the thread pool.
    */
@@ -184,8 +192,9 @@ class FsConnection implements Connection {
         if (existing === digest && existingSize === size) return { size, digest, alreadyExisted: true };
         throw new StorageError('CONFLICT', `object ${container}/${id} already exists on offer ${this.offer.id} with other content (${existingSize} bytes, ${digestAlgorithm} ${existing?.slice(0, 16)}…)`, false, this.offer.id);
       }
-      this.writeSidecar(paths, { size, digests: { [digestAlgorithm]: digest } });
-      unlinkSync(tmp);
+      // The temp name becomes the digest link: a second name of the same inode that carries the
+      // digest in its name (no inode, no data block, nothing to tear).
+      renameSync(tmp, digestLinkPath(paths, digestAlgorithm, digest));
       tmpExists = false;
       // The folder entries and the log line become durable together (one journal commit, usually).
       await Promise.all([
@@ -202,43 +211,44 @@ class FsConnection implements Connection {
     }
   }
 
-  /**
-   * The sidecar is written in place without an fsync of its own: the folder fsync that follows
-   * makes its entry durable, and a sidecar caught half-written (by a reader or a crash) fails
-   * validation, so the digest is recomputed from the bytes instead.
-   */
-  private writeSidecar(paths: ObjectPaths, sidecar: Sidecar): void {
-    writeFileSync(paths.sidecar, JSON.stringify(sidecar));
-  }
-
-  private async readSidecar(paths: ObjectPaths, fileSize: number): Promise<Sidecar | undefined> {
+  /** Digests kept beside the object (links `.<id>.<algorithm>.<hex>` to the same inode). */
+  private async keptDigests(paths: ObjectPaths, ino: number): Promise<Partial<Record<DigestAlgorithm, string>>> {
+    const kept: Partial<Record<DigestAlgorithm, string>> = {};
+    let names: string[];
     try {
-      const s = JSON.parse(await readFile(paths.sidecar, 'utf8')) as Sidecar;
-      if (s && s.size === fileSize && typeof s.digests === 'object') return s;
+      names = await readdir(paths.dir);
     } catch {
-      // absent or torn: the caller recomputes
+      return kept;
     }
-    return undefined;
+    for (const name of names) {
+      const parsed = parseDigestLink(name, paths.id);
+      if (!parsed) continue;
+      try {
+        // A link left behind by an interrupted remove points to another inode: not this object's.
+        if ((await stat(join(paths.dir, name))).ino === ino) kept[parsed.algorithm] = parsed.digest;
+      } catch {
+        // removed meanwhile
+      }
+    }
+    return kept;
   }
 
   private async digestOf(paths: ObjectPaths, algorithm: DigestAlgorithm, noCache: boolean): Promise<string | null> {
-    let size: number;
+    let ino: number;
     try {
-      size = (await stat(paths.file)).size;
+      ino = (await stat(paths.file)).ino;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    const sidecar = await this.readSidecar(paths, size);
-    const kept = sidecar?.digests[algorithm];
-    if (kept && !noCache && /^[0-9a-f]+$/.test(kept)) return kept;
+    const kept = (await this.keptDigests(paths, ino))[algorithm];
+    if (kept && !noCache) return kept;
     const hash = createHash(algorithm);
     for await (const chunk of createReadStream(paths.file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
     const digest = hash.digest('hex');
     if (!kept) {
-      // Keep it for next time (best effort).
       try {
-        this.writeSidecar(paths, { size, digests: { ...(sidecar?.digests ?? {}), [algorithm]: digest } });
+        linkSync(paths.file, digestLinkPath(paths, algorithm, digest)); // kept for next time
       } catch {
         // best effort
       }
@@ -249,15 +259,16 @@ class FsConnection implements Connection {
   async get(container: string, id: string, range?: ByteRange): Promise<GetResult> {
     const paths = objectPaths(this.root, container, id);
     try {
-      const size = (await stat(paths.file)).size;
+      const st = await stat(paths.file);
+      const size = st.size;
       if (range) {
         const end = range.end === undefined ? size - 1 : Math.min(range.end, size - 1);
         if (!Number.isInteger(range.start) || range.start < 0 || range.start >= size || end < range.start) {
           throw new StorageError('BAD_REQUEST', `range ${range.start}-${range.end ?? ''} is outside object ${container}/${id} (${size} bytes)`, false, this.offer.id);
         }
       }
-      const sidecar = await this.readSidecar(paths, size);
-      const digest = sidecar ? Object.values(sidecar.digests)[0] : undefined;
+      const kept = range ? {} : await this.keptDigests(paths, st.ino);
+      const digest = Object.values(kept)[0];
       const body: Readable = createReadStream(paths.file, {
         start: range?.start,
         end: range ? (range.end === undefined ? undefined : Math.min(range.end, size - 1)) : undefined,
@@ -298,7 +309,9 @@ class FsConnection implements Connection {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw this.err(err, `removing ${container}/${id}`);
     }
-    await unlink(paths.sidecar).catch(() => {});
+    for (const name of await readdir(paths.dir).catch(() => [] as string[])) {
+      if (parseDigestLink(name, id)) await unlink(join(paths.dir, name)).catch(() => {});
+    }
     await fsyncDir(paths.dir);
     await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() });
     return true;
@@ -319,17 +332,29 @@ class FsConnection implements Connection {
     for (const a of await names(base)) {
       for (const b of await names(join(base, a))) {
         const dir = join(base, a, b);
-        for (const id of await names(dir)) {
-          const paths = { dir, file: join(dir, id), sidecar: join(dir, `.${id}.digest`) };
-          let size: number;
+        let all: string[];
+        try {
+          all = (await readdir(dir)).sort();
+        } catch {
+          continue;
+        }
+        for (const id of all) {
+          if (id.startsWith('.')) continue;
+          let st;
           try {
-            size = (await stat(paths.file)).size;
+            st = await stat(join(dir, id));
           } catch {
             continue; // removed while listing
           }
-          const sidecar = await this.readSidecar(paths, size);
-          const digest = sidecar ? Object.values(sidecar.digests)[0] : undefined;
-          yield { id, size, ...(digest ? { digest } : {}) };
+          let digest: string | undefined;
+          for (const name of all) {
+            const parsed = parseDigestLink(name, id);
+            if (parsed && (await stat(join(dir, name)).catch(() => undefined))?.ino === st.ino) {
+              digest = parsed.digest;
+              break;
+            }
+          }
+          yield { id, size: st.size, ...(digest ? { digest } : {}) };
         }
       }
     }

@@ -5,8 +5,10 @@ import { StorageError } from '../../contract.ts';
 /**
  * Where the `fs` driver keeps things. Objects: <root>/<container>/<xx>/<yy>/<id>, where xx/yy are
  * the first two bytes (hex) of SHA-256(id), so that no folder grows past a few thousand entries.
- * Beside each object: `.<id>.digest` (the sidecar holding size and digests; Node cannot set
- * extended attributes without a native module) and, while writing, `.<id>.<random>.tmp`.
+ * Beside each object, its digest: Node cannot set extended attributes without a native module,
+ * so the digest is kept in the name of a second hard link to the object's inode,
+ * `.<id>.<algorithm>.<hex>` (a sidecar that costs no inode and no data block and cannot be torn;
+ * it is trusted only while it points to the object's inode). While writing: `.<id>.<random>.tmp`.
  * Names starting with '.' are never valid ids or containers, so they never clash with objects.
  */
 
@@ -27,8 +29,8 @@ export function checkId(id: string): void {
 
 export interface ObjectPaths {
   dir: string;
+  id: string;
   file: string;
-  sidecar: string;
 }
 
 export function objectPaths(root: string, container: string, id: string): ObjectPaths {
@@ -36,7 +38,7 @@ export function objectPaths(root: string, container: string, id: string): Object
   checkId(id);
   const h = createHash('sha256').update(id).digest('hex');
   const dir = join(root, container, h.slice(0, 2), h.slice(2, 4));
-  return { dir, file: join(dir, id), sidecar: join(dir, `.${id}.digest`) };
+  return { dir, id, file: join(dir, id) };
 }
 
 /** The folder holding the offer's own files (write log). */
