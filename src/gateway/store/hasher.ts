@@ -57,23 +57,26 @@ const { createHash } = require('node:crypto');
 const view = new Uint8Array(workerData.sab);
 const SLOT = workerData.slot;
 const hashes = new Map();
-parentPort.on('message', (m) => {
-  if (m.op === 'update') {
-    const h = hashes.get(m.key);
-    if (h) h.update(view.subarray(m.slot * SLOT, m.slot * SLOT + m.len));
-    parentPort.postMessage({ op: 'ack', slot: m.slot });
-  } else if (m.op === 'init') hashes.set(m.key, createHash(m.algorithm));
-  else if (m.op === 'copy') {
-    const h = hashes.get(m.from);
-    if (h) hashes.set(m.to, h.copy());
-  } else if (m.op === 'digest') {
-    const h = hashes.get(m.key);
-    hashes.delete(m.key);
-    parentPort.postMessage({ op: 'digest', key: m.key, value: h ? h.digest() : Buffer.alloc(0) });
-  } else if (m.op === 'drop') hashes.delete(m.key);
+parentPort.on('message', (batch) => {
+  const freed = [];
+  for (const m of batch) {
+    if (m.op === 'update') {
+      const h = hashes.get(m.key);
+      if (h) h.update(view.subarray(m.slot * SLOT, m.slot * SLOT + m.len));
+      freed.push(m.slot);
+    } else if (m.op === 'init') hashes.set(m.key, createHash(m.algorithm));
+    else if (m.op === 'copy') {
+      const h = hashes.get(m.from);
+      if (h) hashes.set(m.to, h.copy());
+    } else if (m.op === 'digest') {
+      const h = hashes.get(m.key);
+      hashes.delete(m.key);
+      parentPort.postMessage({ op: 'digest', key: m.key, value: h ? h.digest() : Buffer.alloc(0) });
+    } else if (m.op === 'drop') hashes.delete(m.key);
+  }
+  if (freed.length) parentPort.postMessage({ op: 'ack', slots: freed });
 });
 `;
-
 const SLOT = 64 * 1024;
 const SLOTS = 48;
 
@@ -178,8 +181,8 @@ class WorkerHasher implements Hasher {
     // The worker only holds hash states and small messages: a small heap keeps its memory low.
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sab, slot: SLOT }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
     this.worker.unref();
-    this.worker.on('message', (m: { op: string; key: number; slot?: number; value?: Uint8Array }) => {
-      if (m.op === 'ack') return this.release(m.slot!);
+    this.worker.on('message', (m: { op: string; key: number; slots?: number[]; value?: Uint8Array }) => {
+      if (m.op === 'ack') return this.release(m.slots!);
       if (m.op === 'digest') this.digests.get(m.key)?.onDigest(m.value!);
     });
     this.worker.on('error', (err) => this.failAll(err as Error));
@@ -192,8 +195,8 @@ class WorkerHasher implements Hasher {
     return slot;
   }
 
-  private release(slot: number) {
-    this.free.push(slot);
+  private release(slots: number[]) {
+    this.free.push(...slots);
     for (const d of this.starving) {
       if (this.free.length === 0) return;
       this.starving.delete(d);
@@ -207,9 +210,18 @@ class WorkerHasher implements Hasher {
     this.digests.clear();
   }
 
+  /** Messages leave in batches, once per turn of the event loop: one postMessage for many chunks. */
+  private outbox: unknown[] = [];
   send(message: unknown) {
     if (this.failed) throw this.failed;
-    this.worker.postMessage(message);
+    this.outbox.push(message);
+    if (this.outbox.length === 1) setImmediate(() => this.flush());
+  }
+
+  private flush() {
+    const batch = this.outbox;
+    this.outbox = [];
+    if (batch.length && !this.failed) this.worker.postMessage(batch);
   }
 
   register(): WorkerDigest {
