@@ -37,7 +37,10 @@ export async function exportOperation(logbook: SqlLogbook, n: number, operationI
           .orderBy('seq')
           .limit(pageSize)
           .execute();
-        for (const r of rows) await file.write({ t, ...r, hash: hex(r.hash), prev_hash: hex(r.prev_hash) });
+        for (const r of rows) {
+          const wait = file.write({ t, ...r, hash: hex(r.hash), prev_hash: hex(r.prev_hash) });
+          if (wait) await wait;
+        }
         if (rows.length < pageSize) break;
         after = rows[rows.length - 1].seq;
       }

@@ -20,12 +20,25 @@ export class JsonLinesFile {
     this.out.on('error', (err) => (this.failed = err));
   }
 
-  async write(value: unknown): Promise<void> {
+  private buffered = '';
+
+  /** Appends one line; returns a promise only when the caller must wait for the disk (back-pressure). */
+  write(value: unknown): Promise<void> | undefined {
     if (this.failed) throw this.failed;
-    if (!this.out.write(JSON.stringify(value) + '\n')) await new Promise<void>((r) => this.out.once('drain', r));
+    this.buffered += JSON.stringify(value) + '\n';
+    if (this.buffered.length < 256 * 1024) return undefined;
+    return this.flushBuffer();
+  }
+
+  private flushBuffer(): Promise<void> | undefined {
+    const chunk = this.buffered;
+    this.buffered = '';
+    if (chunk && !this.out.write(chunk)) return new Promise<void>((r) => this.out.once('drain', r));
+    return undefined;
   }
 
   async finish(): Promise<ObjectSource> {
+    await this.flushBuffer();
     await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     if (this.failed) throw this.failed;
     const path = this.path;

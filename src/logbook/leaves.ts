@@ -21,8 +21,11 @@ export async function* leavesInRanges(cdb: CoffreDb, ranges: SealRanges, pageSiz
     let after = from;
     const table = TABLES[t].sql;
     const cols = t === 'step' ? sql.raw('seq, idx, operation_id, step_id, action, hash') : t === 'lfc' ? sql.raw('seq, idx, operation_id, ev_id, lfc_kind, lfc_id, hash') : sql.raw('seq, idx, operation_id, ev_id, hash');
+    // Pages are seq windows on the primary key (a gap in seq only makes a page shorter): no
+    // ORDER BY … LIMIT plan for the planner to get wrong on a freshly loaded table.
     while (after < to) {
-      const { rows } = await sql<any>`select ${cols} from ${sql.table(table)} where seq > ${after} and seq <= ${to} order by seq limit ${pageSize}`.execute(cdb.db);
+      const until = Math.min(to, after + pageSize);
+      const { rows } = await sql<any>`select ${cols} from ${sql.table(table)} where seq > ${after} and seq <= ${until} order by seq`.execute(cdb.db);
       for (const r of rows) {
         yield {
           t,
@@ -33,8 +36,7 @@ export async function* leavesInRanges(cdb: CoffreDb, ranges: SealRanges, pageSiz
           hash: Buffer.from(r.hash).toString('hex'),
         };
       }
-      if (rows.length < pageSize) break;
-      after = Number(rows[rows.length - 1].seq);
+      after = until;
     }
   }
 }

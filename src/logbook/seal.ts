@@ -71,7 +71,8 @@ export async function sealJournals(logbook: SqlLogbook, keys: SealKeys): Promise
         const tree = new MerkleBuilder();
         for await (const leaf of leavesInRanges(logbook.cdb, ranges, logbook.config.pageSize)) {
           tree.add(leafOf(leaf.hash));
-          await file.write(leaf);
+          const wait = file.write(leaf);
+          if (wait) await wait;
         }
         const before = async (iso: string) =>
           (await db.selectFrom('logbook_seal').select('seal_root').where('created_at', '<=', iso).orderBy('n', 'desc').limit(1).executeTakeFirst())?.seal_root ?? null;
