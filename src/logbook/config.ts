@@ -12,7 +12,8 @@ export const logbookConfigSchema = z
     sealInterval: duration().default(24 * 3600 * 1000),
     /** Storage strategy that receives the journals and seal proofs. */
     strategy: z.string().min(1).default('default'),
-    /** RFC 3161 time-stamping authority (optional); the Ed25519 instance signature is always made. */
+    /** RFC 3161 time-stamping authority URL (optional): each seal root also gets its token; the
+     *  Ed25519 instance signature is always made. */
     tsaUrl: z.string().url().optional(),
     /** Extra message catalogues (`.properties` files) consulted after the default one. */
     catalogues: z.array(z.string()).default([]),

@@ -4,6 +4,7 @@ import type { SqlLogbook } from './logbook.ts';
 import { JsonLinesFile } from './jsonl.ts';
 import { currentMaxSeqs, leavesInRanges, LEAF_TABLES } from './leaves.ts';
 import { leafOf, MerkleBuilder } from './merkle.ts';
+import { requestTimeStamp } from './tsa.ts';
 import { computeSealRoot, sealObjectId, TRACEABILITY_CONTAINER, type SealFooter, type SealHeader, type SealRanges } from './proof.ts';
 
 export interface SealResult {
@@ -85,6 +86,7 @@ export async function sealJournals(logbook: SqlLogbook, keys: SealKeys): Promise
         };
         const sealRoot = computeSealRoot(header, chained);
         const signature = sign(null, Buffer.from(sealRoot, 'hex'), keys.privateKey).toString('base64');
+        const tsaToken = logbook.config.tsaUrl ? (await requestTimeStamp(logbook.config.tsaUrl, Buffer.from(sealRoot, 'hex'))).toString('base64') : null;
         await logbook.appendOperation(operationId, [
           { evType: 'OP_SECURISATION_TIMESTAMP', outcome: 'OK', evDetData: { sealId: n, leafCount: tree.count, merkleRoot: chained.merkleRoot, sealRoot } },
         ]);
@@ -94,7 +96,7 @@ export async function sealJournals(logbook: SqlLogbook, keys: SealKeys): Promise
           signatureAlgorithm: 'Ed25519',
           signature,
           publicKey: keys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
-          tsaToken: null,
+          tsaToken,
         };
         await file.write(footer);
         const source = await file.finish();
@@ -116,7 +118,7 @@ export async function sealJournals(logbook: SqlLogbook, keys: SealKeys): Promise
             signature,
             proof_id: sealObjectId(n),
             proof_size: source.size,
-            tsa_token: null,
+            tsa_token: tsaToken,
           })
           .execute();
         await logbook.appendOperation(operationId, [{ evType: 'OP_SECURISATION_STORAGE', outcome: 'OK', evDetData: { sealId: n, proofId: sealObjectId(n), digest: res.digest } }]);

@@ -5,6 +5,7 @@ import type { StorageEngine } from '../storage/engine-api.ts';
 import { readJsonLines } from './jsonl.ts';
 import { leavesInRanges, type Leaf } from './leaves.ts';
 import { leafOf, MerkleBuilder } from './merkle.ts';
+import { tokenStamps } from './tsa.ts';
 import { computeSealRoot, headerFromRow, TRACEABILITY_CONTAINER, type SealRanges } from './proof.ts';
 import { chainKey, chainLabel, rowHash, sameHash, TABLES, type TableName } from './rows.ts';
 import type { LogbookSealTable } from './tables.ts';
@@ -261,10 +262,11 @@ export async function verifyJournals(cdb: CoffreDb, options: VerifyOptions): Pro
     const sealRoot = computeSealRoot(header, { leafCount: Number(s.leaf_count), merkleRoot: s.merkle_root, prevSealRoot: s.prev_seal_root, monthSealRoot: s.month_seal_root, yearSealRoot: s.year_seal_root });
     if (sealRoot !== s.seal_root) add(sealProblem('its seal root does not match its tree root and chaining'));
     else if (!verifySignature(null, Buffer.from(s.seal_root, 'hex'), options.publicKey, Buffer.from(s.signature, 'base64'))) add(sealProblem('its signature does not verify with the instance key'));
+    if (s.tsa_token && !tokenStamps(Buffer.from(s.tsa_token, 'base64'), Buffer.from(s.seal_root, 'hex'))) add(sealProblem('its RFC 3161 token does not stamp its seal root'));
     if (proofIter) {
       if (!proofFooter) add({ kind: 'proof', seal: s.n, message: `seal ${s.n}: proof ${s.proof_id} in the offers has no footer (truncated)` });
       else {
-        for (const [k, col] of [['merkleRoot', 'merkle_root'], ['sealRoot', 'seal_root'], ['signature', 'signature'], ['prevSealRoot', 'prev_seal_root'], ['monthSealRoot', 'month_seal_root'], ['yearSealRoot', 'year_seal_root']] as const) {
+        for (const [k, col] of [['merkleRoot', 'merkle_root'], ['sealRoot', 'seal_root'], ['signature', 'signature'], ['prevSealRoot', 'prev_seal_root'], ['monthSealRoot', 'month_seal_root'], ['yearSealRoot', 'year_seal_root'], ['tsaToken', 'tsa_token']] as const) {
           if (proofFooter[k] !== s[col]) add(sealProblem(`its ${k} differs from proof ${s.proof_id} in the offers`));
         }
       }
