@@ -44,7 +44,11 @@ export async function startIngestRuntime(ctx: PlatformContext, options: { worker
   const pool = options.workers > 0 ? new WorkerPool(deps, options.workers) : undefined;
   pool?.start();
   const coordinator = options.coordinate
-    ? new Coordinator({ cdb: ctx.cdb, queue, logbook, workflows, plugins, log: ctx.log, leaseTtlMs: cfg.leaseTtl, pollIntervalMs: cfg.pollInterval })
+    ? new Coordinator({
+        cdb: ctx.cdb, queue, logbook, workflows, plugins, log: ctx.log, leaseTtlMs: cfg.leaseTtl, pollIntervalMs: cfg.pollInterval,
+        // The report and journals are kept; the unpacked package is only a working copy.
+        onFinished: cfg.keepWorkspace ? undefined : (id) => workspaces.open(id).remove(),
+      })
     : undefined;
   coordinator?.start();
   return {

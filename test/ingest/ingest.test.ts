@@ -7,6 +7,8 @@ import { sampleSeda, sampleBag, writePackage } from '../fixtures/packages.ts';
 import type { StorageEngine } from '../../src/storage/index.ts';
 import { showLifecycle } from '../../src/logbook/index.ts';
 import { submit, waitForOperation, journalTrail } from './helpers.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { DEFAULT_INGEST_WORKFLOW_FILE } from '../../src/ingest/workflow/definition.ts';
 
 describe('default ingest workflow (real storage, journals, SIP)', () => {
   let platform: TestPlatform;
@@ -77,5 +79,60 @@ describe('BagIt ingest', () => {
     assert.equal(groups.length, 3);
     assert.equal(op.reply_xml, null);
     assert.equal(JSON.parse(op.report!).package.kind, 'bagit');
+  });
+});
+
+describe('idempotent batches', () => {
+  let platform: TestPlatform;
+  const dir = tempDir();
+  before(async () => {
+    // The default workflow with the storing step run twice: the second run is what a replayed
+    // batch meets after a crash (copies in place, its records maybe not).
+    const wf = JSON.parse(readFileSync(DEFAULT_INGEST_WORKFLOW_FILE, 'utf8'));
+    const i = wf.steps.findIndex((s: any) => s.name === 'STP_OBJ_STORING');
+    wf.steps.splice(i + 1, 0, { ...wf.steps[i], name: 'STP_OBJ_STORING_REPLAY' });
+    writeFileSync(join(dir.path, 'replay.json'), JSON.stringify(wf));
+    platform = await startTestPlatform('sqlite', { ingest: { workflowFile: join(dir.path, 'replay.json') } });
+  });
+  after(async () => {
+    await platform?.close();
+    dir.cleanup();
+  });
+
+  test('a replayed storing batch finds its objects stored and says ALREADY_EXECUTED; copies are not doubled', async () => {
+    const pkg = await writePackage(join(dir.path, 'ok.zip'), sampleSeda('2.1'));
+    const id = await submit(platform, pkg);
+    const op = await waitForOperation(platform.ctx.cdb, id);
+    assert.equal(op.outcome, 'OK', op.steps);
+    const replay = JSON.parse(op.steps).find((s: any) => s.name === 'STP_OBJ_STORING_REPLAY');
+    // The two groups with binary objects say ALREADY_EXECUTED; the physical-only group has nothing
+    // to store (OK), and the aggregate keeps the worst (OK ranks above ALREADY_EXECUTED).
+    assert.deepEqual(replay.actions.OBJ_STORAGE.counts, { ALREADY_EXECUTED: 2, OK: 1 });
+    assert.equal(replay.actions.OBJ_STORAGE.status, 'OK');
+    const trail = await journalTrail(platform.ctx.cdb, id);
+    assert.ok(trail.includes('OBJ_STORAGE:ALREADY_EXECUTED'));
+    const storage = platform.ctx.services.get('storage') as StorageEngine;
+    const objects = await platform.ctx.cdb.db.selectFrom('archive_object').select(['id', 'group_id']).where('operation_id', '=', id).where('physical', '=', 0).execute();
+    for (const o of objects) {
+      assert.ok(Object.values(await storage.exists('default', 'objects', o.id)).every(Boolean));
+      const copies = await platform.ctx.cdb.db.selectFrom('object_copy').select('offer_id').where('object_id', '=', o.id).execute();
+      assert.equal(copies.length, 2);
+      const lfc = (await showLifecycle(platform.ctx.cdb, o.group_id)).flatMap((l) => l.events).filter((e) => e.obId === o.id && e.evType === 'LFC.OBJ_STORAGE');
+      assert.deepEqual(lfc.map((e) => e.outcome), ['STARTED', 'OK', 'STARTED', 'ALREADY_EXECUTED']);
+    }
+  });
+
+  test('the workspace is removed once an operation ends (unless ingest.keepWorkspace)', async () => {
+    const p2 = await startTestPlatform('sqlite');
+    try {
+      const pkg = await writePackage(join(dir.path, 'ok2.zip'), sampleSeda('2.1'));
+      const id = await submit(p2, pkg);
+      await waitForOperation(p2.ctx.cdb, id);
+      await new Promise((r) => setTimeout(r, 100));
+      const { existsSync } = await import('node:fs');
+      assert.equal(existsSync(join(p2.ctx.config.dataDir, 'workspace', id)), false);
+    } finally {
+      await p2.close();
+    }
   });
 });

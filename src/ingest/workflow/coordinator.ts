@@ -91,6 +91,8 @@ export interface CoordinatorDeps {
   pollIntervalMs: number;
   /** Action messages are looked up in the default catalogue, then in the action plugin's. */
   plugins?: PluginRegistry;
+  /** Called once an operation is DONE (e.g. to remove its workspace); failures are only logged. */
+  onFinished?(operationId: string): Promise<void>;
 }
 
 /**
@@ -319,6 +321,7 @@ export class Coordinator {
       await publish(trx, 'operation.completed', { id, workflow: workflowId, status: outcome });
     });
     queue.notify();
+    await this.deps.onFinished?.(id).catch((err) => this.deps.log.warn({ err, operation: id }, 'cleaning up after the operation failed'));
   }
 
   private message(code: string, params?: Record<string, string | number>, action?: string) {

@@ -27,9 +27,12 @@ export default class StoreObjects implements WorkerPlugin {
     let status: Status = 'OK';
     let stored = 0;
     const reasons: string[] = [];
+    const pending: Promise<void>[] = [];
     for (const o of group.objects) {
       if (o.kind !== 'binary' || !o.path) continue;
-      await io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: 'STARTED', outDetail: 'LFC.OBJ_STORAGE.STARTED', outMessg: io.message('LFC.OBJ_STORAGE.STARTED'), obId: o.id }]);
+      // Step 7 is queued before the write starts (the journal keeps the order of its queue and
+      // the event carries the time it was queued); it is awaited with the others at the end.
+      pending.push(io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: 'STARTED', outDetail: 'LFC.OBJ_STORAGE.STARTED', outMessg: io.message('LFC.OBJ_STORAGE.STARTED'), obId: o.id, evDateTime: new Date().toISOString() }]));
       const path = io.workspace.path(o.path);
       const size = await io.workspace.size(o.path);
       const expected = o.computedDigest?.algorithm === 'SHA-512' ? o.computedDigest.value : undefined;
@@ -48,8 +51,9 @@ export default class StoreObjects implements WorkerPlugin {
       }
       if (objectStatus !== 'KO') stored++;
       status = worstStatus(status, objectStatus === 'ALREADY_EXECUTED' ? 'OK' : objectStatus);
-      await io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: objectStatus, outDetail: `LFC.OBJ_STORAGE.${objectStatus}`, outMessg: io.message(`LFC.OBJ_STORAGE.${objectStatus}`, { objectId: o.id }), obId: o.id, evDetData: detail }]);
+      pending.push(io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: objectStatus, outDetail: `LFC.OBJ_STORAGE.${objectStatus}`, outMessg: io.message(`LFC.OBJ_STORAGE.${objectStatus}`, { objectId: o.id }), obId: o.id, evDetData: detail, evDateTime: new Date().toISOString() }]));
     }
+    await Promise.all(pending);
     // Keep where each object went, for indexing and for a rollback.
     await io.services.cdb.db
       .updateTable('ingest_item')

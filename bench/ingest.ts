@@ -1,0 +1,163 @@
+/**
+ * npm run bench -- ingest [--small N] [--large-size MiB]
+ *
+ * Through `coffre ingest --wait` against `coffre serve` on the embedded defaults (SQLite, two
+ * filesystem offers in the data folder, in-process workers):
+ *   1. a SEDA package of 10,000 objects of 4 KiB — goal ≥ 1,000 objects/s;
+ *   2. a SEDA package of 4 objects of 256 MiB — goal ≤ 1.5× the baseline.
+ * Baseline, measured in the same run on the same package: unzip it (yauzl, streaming) and write
+ * every file to two folders with fsync — the bytes an archive must at least move.
+ * `ours` counts everything: the tus upload, the unpack, the checks, two verified copies, the
+ * journals and indexing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import yauzl from 'yauzl';
+import { report, rssSampler } from './lib/report.ts';
+import { makeSedaPackage } from '../test/fixtures/packages.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { loadOrCreateInstanceKey, signInstanceToken } from '../src/auth/index.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const SMALL_N = arg('--small', 10_000);
+const LARGE_MIB = arg('--large-size', 256);
+
+const root = join(process.env.COFFRE_BENCH_TMP ?? tmpdir(), `coffre-bench-ingest-${process.pid}`);
+mkdirSync(root, { recursive: true });
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['bin/coffre.js', 'serve', '--data-dir', dataDir, '--port', String(port)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, COFFRE_LOG_LEVEL: 'warn' },
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return child;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('coffre serve did not start');
+}
+
+function runIngest(pkg: string, url: string, token: string): Promise<{ ms: number; out: any }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/coffre.js', 'ingest', pkg, '--url', url, '--token', token, '--wait', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      const ms = performance.now() - t0;
+      try {
+        const parsed = JSON.parse(out.trim());
+        if (code !== 0) reject(new Error(`coffre ingest exited ${code}: ${out}`));
+        else resolve({ ms, out: parsed });
+      } catch {
+        reject(new Error(`coffre ingest exited ${code}: ${out}`));
+      }
+    });
+  });
+}
+
+/** Baseline: unzip (streaming) and write each file to two folders with fsync. */
+async function baseline(pkg: string, dest: string): Promise<number> {
+  const t0 = performance.now();
+  const zip = await new Promise<yauzl.ZipFile>((res, rej) => yauzl.open(pkg, { lazyEntries: true, autoClose: true }, (e, z) => (e ? rej(e) : res(z!))));
+  await new Promise<void>((resolve, reject) => {
+    zip.on('error', reject);
+    zip.on('end', resolve);
+    zip.on('entry', (entry: yauzl.Entry) => {
+      if (entry.fileName.endsWith('/')) return zip.readEntry();
+      zip.openReadStream(entry, async (err, stream) => {
+        if (err) return reject(err);
+        try {
+          const targets = ['copy-1', 'copy-2'].map((c) => join(dest, c, entry.fileName));
+          for (const t of targets) mkdirSync(dirname(t), { recursive: true });
+          const handles = await Promise.all(targets.map((t) => open(t, 'w')));
+          for await (const chunk of stream!) await Promise.all(handles.map((h) => h.write(chunk as Buffer)));
+          await Promise.all(handles.map(async (h) => {
+            await h.sync();
+            await h.close();
+          }));
+          zip.readEntry();
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    zip.readEntry();
+  });
+  return performance.now() - t0;
+}
+
+async function main() {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = join(root, 'data');
+  console.log(`building packages in ${root} …`);
+  const small = await makeSedaPackage(join(root, 'small.zip'), { objects: SMALL_N, size: 4096 });
+  const large = await makeSedaPackage(join(root, 'large.zip'), { objects: 4, size: LARGE_MIB * 2 ** 20 });
+  const server = await startServer(dataDir, port);
+  const rss = rssSampler(() => rssOf(server.pid!));
+  const token = await signInstanceToken(loadOrCreateInstanceKey(dataDir), loadConfig({ overrides: { dataDir } }).auth, { space: 'bench', ttlSeconds: 7200 });
+  const rows = [];
+  try {
+    console.log(`case 1: ${SMALL_N} objects of 4 KiB …`);
+    const s = await runIngest(small, url, token);
+    const sBase = await baseline(small, join(root, 'base-small'));
+    rmSync(join(root, 'base-small'), { recursive: true, force: true });
+    rows.push({
+      case: `${SMALL_N} × 4 KiB`, status: s.out.status, 'ours s': s.ms / 1000, 'objects/s': SMALL_N / (s.ms / 1000),
+      'baseline s': sBase / 1000, 'baseline objects/s': SMALL_N / (sBase / 1000), 'ours/baseline': s.ms / sBase, goal: '≥ 1000 objects/s',
+      met: SMALL_N / (s.ms / 1000) >= 1000 ? 'yes' : 'no',
+    });
+    console.log(`case 2: 4 objects of ${LARGE_MIB} MiB …`);
+    const l = await runIngest(large, url, token);
+    const lBase = await baseline(large, join(root, 'base-large'));
+    rmSync(join(root, 'base-large'), { recursive: true, force: true });
+    const mib = (4 * LARGE_MIB);
+    rows.push({
+      case: `4 × ${LARGE_MIB} MiB`, status: l.out.status, 'ours s': l.ms / 1000, 'MiB/s': mib / (l.ms / 1000),
+      'baseline s': lBase / 1000, 'baseline MiB/s': mib / (lBase / 1000), 'ours/baseline': l.ms / lBase, goal: '≤ 1.5× baseline',
+      met: l.ms / lBase <= 1.5 ? 'yes' : 'no',
+    });
+  } finally {
+    const peak = rss.stop();
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    console.log(`server peak RSS: ${(peak / 2 ** 20).toFixed(0)} MiB`);
+    rmSync(root, { recursive: true, force: true });
+  }
+  report('ingest', {
+    workload: `coffre ingest --wait on embedded defaults: SEDA ${SMALL_N}×4KiB and 4×${LARGE_MIB}MiB; baseline: streaming unzip + two fsynced copies`,
+    smallObjects: SMALL_N, largeObjectMiB: LARGE_MIB,
+  }, rows);
+}
+
+main().catch((err) => {
+  console.error(err);
+  rmSync(root, { recursive: true, force: true });
+  process.exit(1);
+});
