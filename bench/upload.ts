@@ -169,6 +169,10 @@ async function measure(kind: ServerKind, root: string, workload: { name: string;
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = cpuOf(s.child.pid!) - cpu0;
     const c = process.cpuUsage(client0);
+    if (process.env.BENCH_VERBOSE) {
+      const f = readFileSync(`/proc/${s.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      console.error(`server user ${Number(f[11]) / 100} s, system ${Number(f[12]) / 100} s (cumulative)`);
+    }
     if (process.env.BENCH_VERBOSE) console.error(`client CPU ${((c.user + c.system) / 1e6).toFixed(2)} s in ${seconds.toFixed(2)} s`);
     const peak = rss.stop();
     return { seconds, mibps: (workload.count * workload.size) / MiB / seconds, rssMiB: peak / MiB, cpu };
