@@ -3,7 +3,8 @@
  * child process so that its RSS can be sampled:
  *   (a) coffre      the gateway (auth, SHA-256 of every byte, .info, SQLite, outbox), with its
  *                   default fsync of the data before announcing completion; coffre-nofsync is
- *                   the same without that fsync, the durability the two peers give.
+ *                   the same without that fsync, the durability the two peers give;
+ *                   coffre-worker hashes in a worker thread (gateway.hashWorker).
  *   (b) @tus/server with @tus/file-store (no auth, no digest)
  *   (c) plain       a Node HTTP server that answers just enough tus for tus-js-client and
  *                   pipes each PATCH body to a file: the ceiling for any server here.
@@ -22,18 +23,18 @@ import { report, rssSampler } from './lib/report.ts';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
-type ServerKind = 'coffre' | 'coffre-nofsync' | 'tus-server' | 'plain';
+type ServerKind = 'coffre' | 'coffre-nofsync' | 'coffre-worker' | 'tus-server' | 'plain';
 
 // ---------------------------------------------------------------- child side: the servers
 async function runServer(kind: ServerKind, dir: string): Promise<void> {
   let port = 0;
   let token = '';
-  if (kind === 'coffre' || kind === 'coffre-nofsync') {
+  if (kind.startsWith('coffre')) {
     const { loadConfig } = await import('../src/config/index.ts');
     const { startPlatform } = await import('../src/platform/index.ts');
     const { gatewayComponent } = await import('../src/gateway/component.ts');
     const { signInstanceToken } = await import('../src/auth/index.ts');
-    const config = loadConfig({ env: {}, overrides: { dataDir: dir, server: { port: 0 }, log: { level: 'warn' }, ...(kind === 'coffre-nofsync' ? { gateway: { fsync: 'never' } } : {}), ...JSON.parse(process.env.BENCH_COFFRE_OVERRIDES ?? '{}') } });
+    const config = loadConfig({ env: {}, overrides: { dataDir: dir, server: { port: 0 }, log: { level: 'warn' }, ...(kind === 'coffre-nofsync' ? { gateway: { fsync: 'never' } } : kind === 'coffre-worker' ? { gateway: { hashWorker: true } } : {}), ...JSON.parse(process.env.BENCH_COFFRE_OVERRIDES ?? '{}') } });
     const p = await startPlatform(config, { components: [gatewayComponent] });
     port = Number(new URL(p.url).port);
     token = await signInstanceToken(p.ctx.instanceKey, config.auth, { space: 'bench', ttlSeconds: 3600 });
@@ -204,7 +205,7 @@ async function main() {
       { name: '1 x 1 GiB', file: big, size: statSync(big).size, count: 1 },
       { name: '32 x 32 MiB', file: small, size: statSync(small).size, count: 32 },
     ].filter((w) => !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(',').includes(String(w.count)));
-    const kinds = (process.env.BENCH_SERVERS?.split(',') ?? ['plain', 'tus-server', 'coffre', 'coffre-nofsync']) as ServerKind[];
+    const kinds = (process.env.BENCH_SERVERS?.split(',') ?? ['plain', 'tus-server', 'coffre', 'coffre-nofsync', 'coffre-worker']) as ServerKind[];
     const best = new Map<string, { seconds: number; mibps: number; rssMiB: number; cpu: number }>();
     for (let round = 0; round < rounds; round++) {
       for (const w of workloads) {
@@ -234,7 +235,7 @@ async function main() {
         });
       }
     }
-    report('upload', { rounds, workloads: workloads.map((w) => ({ name: w.name, bytes: w.size, count: w.count })), client: 'tus-js-client (one PATCH per upload)', runtime: process.env.COFFRE_BENCH_TSX ? 'tsx' : 'esbuild bundle under node', hashing: 'coffre: sha256 of every byte; fsync of the data at completion (coffre) or never (coffre-nofsync)' }, rows);
+    report('upload', { rounds, workloads: workloads.map((w) => ({ name: w.name, bytes: w.size, count: w.count })), client: 'tus-js-client (one PATCH per upload)', runtime: process.env.COFFRE_BENCH_TSX ? 'tsx' : 'esbuild bundle under node', hashing: 'coffre: sha256 of every byte on the event loop, fsync of the data at completion; coffre-nofsync: no fsync; coffre-worker: hash in a worker thread' }, rows);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

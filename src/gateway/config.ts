@@ -36,8 +36,12 @@ export const gatewayConfigSchema = z
     cleanerInterval: duration().default(3_600_000),
     /** Whole-file digest computed while receiving and written to .info and deposit.completed. */
     digestAlgorithm: z.enum(digestAlgorithms).default('sha256'),
-    /** Hash in a worker thread, off the event loop (false: on it; same results). */
-    hashWorker: z.boolean().default(true),
+    /**
+     * Hash in a worker thread, off the event loop. Off by default: on a busy 2-core host the
+     * copy to the worker costs more CPU and ~12 MB more memory than it saves (bench/upload.ts,
+     * coffre vs coffre-worker); turn it on where cores are idle. Results are the same.
+     */
+    hashWorker: z.boolean().default(false),
     /** During a long PATCH, make the received bytes durable (and visible to HEAD) this often. */
     checkpointBytes: bytes().default(64 * 2 ** 20),
     /**

@@ -44,7 +44,8 @@ for (const database of TEST_DATABASES) {
       cleanup = t.cleanup;
       // Two gateway nodes over one database and one staging area.
       a = await startPlatform(t.config, { components: [gatewayComponent] });
-      b = await startPlatform(parseConfig({ ...t.config, gateway: { ...t.config.gateway, nodeId: 'node-b' } }), { components: [gatewayComponent] });
+      // Node b hashes in a worker thread: both hashers must agree on every digest.
+      b = await startPlatform(parseConfig({ ...t.config, gateway: { ...t.config.gateway, nodeId: 'node-b', hashWorker: true } }), { components: [gatewayComponent] });
       h = { 'Tus-Resumable': '1.0.0', Authorization: `Bearer ${await signInstanceToken(a.ctx.instanceKey, t.config.auth, { space: 'alice', ttlSeconds: 600 })}` };
     });
     after(async () => {
