@@ -24,7 +24,6 @@ import { RecordWriter } from './records.ts';
 
 export interface EngineSettings {
   fanoutBufferBytes: number;
-  readChunkBytes: number;
   checkCacheTtlMs: number;
   recordBatchSize: number;
   retryBaseDelayMs: number;
@@ -32,7 +31,6 @@ export interface EngineSettings {
 
 export const engineSettings = (c: StorageConfig): EngineSettings => ({
   fanoutBufferBytes: c.fanoutBufferBytes,
-  readChunkBytes: c.readChunkBytes,
   checkCacheTtlMs: c.checkCacheTtl,
   recordBatchSize: c.recordBatchSize,
   retryBaseDelayMs: c.retryBaseDelay,

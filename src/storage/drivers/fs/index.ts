@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync, linkSync, mkdirSync, openSync, renameSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fsync, linkSync, openSync, renameSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -75,14 +75,6 @@ async function writeAll(fd: number, chunk: Buffer): Promise<void> {
   for (let off = 0; off < chunk.length; ) off += (await writeFd(fd, chunk, off, chunk.length - off, null)).bytesWritten;
 }
 
-async function fsyncDirFast(dir: string): Promise<void> {
-  const fd = openSync(dir, 'r');
-  try {
-    await fsyncFd(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 // One write log per offer folder in this process, shared by every connection to it.
 const logs = new Map<string, { log: WriteLog; users: number }>();
@@ -135,9 +127,9 @@ class FsConnection implements Connection {
    * Creates the object's folder; returns the folders whose entry lists changed and must be
    * fsync'd with the object's own folder (all at once, so that the journal commits them together).
    */
-  private ensureDir(dir: string): string[] {
+  private async ensureDir(dir: string): Promise<string[]> {
     if (this.knownDirs.has(dir)) return [];
-    const created = mkdirSync(dir, { recursive: true });
+    const created = await mkdir(dir, { recursive: true });
     const parents: string[] = [];
     // Every folder created, from the first one down to `dir`, is a new entry in its parent.
     if (created) for (let d = dir; d.length >= created.length; d = dirname(d)) parents.push(dirname(d));
@@ -147,7 +139,7 @@ class FsConnection implements Connection {
   }
 
   /**
-   * Why some calls are synchronous: metadata operations (mkdir, open, link, rename, close) take microseconds on a local filesystem, but through libuv's 4-thread pool they
+   * Why some calls are synchronous: metadata operations (open, link, rename, close) take microseconds on a local filesystem, but through libuv's 4-thread pool they
    * queue behind the fsyncs of every other write in flight, which made small objects several times
    * slower. Only fsyncs and big data writes go to the thread pool.
    */
@@ -163,7 +155,7 @@ class FsConnection implements Connection {
     const tmp = join(paths.dir, `.${id}.${randomBytes(6).toString('hex')}.tmp`);
     let tmpExists = false;
     try {
-      const newDirs = this.ensureDir(paths.dir);
+      const newDirs = await this.ensureDir(paths.dir);
       const fd = openSync(tmp, 'wx', 0o644);
       tmpExists = true;
       const hash = createHash(digestAlgorithm);
@@ -196,12 +188,8 @@ class FsConnection implements Connection {
       // digest in its name (no inode, no data block, nothing to tear).
       renameSync(tmp, digestLinkPath(paths, digestAlgorithm, digest));
       tmpExists = false;
-      // The folder entries and the log line become durable together (one journal commit, usually).
-      await Promise.all([
-        fsyncDirFast(paths.dir),
-        ...newDirs.map((d) => fsyncDirFast(d)),
-        this.log.append({ container, id, action: 'write', at: new Date().toISOString() }),
-      ]);
+      // The folder entries and the log line become durable together, batched with other writes.
+      await this.log.append({ container, id, action: 'write', at: new Date().toISOString() }, [paths.dir, ...newDirs]);
       return { size, digest, alreadyExisted: false };
     } catch (err) {
       body.destroy();
@@ -312,8 +300,7 @@ class FsConnection implements Connection {
     for (const name of await readdir(paths.dir).catch(() => [] as string[])) {
       if (parseDigestLink(name, id)) await unlink(join(paths.dir, name)).catch(() => {});
     }
-    await fsyncDir(paths.dir);
-    await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() });
+    await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() }, [paths.dir]);
     return true;
   }
 
