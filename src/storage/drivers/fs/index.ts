@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync, linkSync, openSync, renameSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fsync, linkSync, open as fsOpen, renameSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -63,6 +63,7 @@ const rootOf = (offer: OfferDefinition): string => {
 };
 
 const fsyncFd = promisify(fsync);
+const openFd = promisify(fsOpen);
 const writeFd = promisify(write);
 /** Chunks up to this size are written synchronously (page cache only: microseconds). */
 const SMALL_WRITE = 64 * 1024;
@@ -139,7 +140,7 @@ class FsConnection implements Connection {
   }
 
   /**
-   * Why some calls are synchronous: metadata operations (open, link, rename, close) take microseconds on a local filesystem, but through libuv's 4-thread pool they
+   * Why some calls are synchronous: metadata operations (link, rename, close) take microseconds on a local filesystem, but through libuv's 4-thread pool they
    * queue behind the fsyncs of every other write in flight, which made small objects several times
    * slower. Only fsyncs and big data writes go to the thread pool.
    */
@@ -156,7 +157,8 @@ class FsConnection implements Connection {
     let tmpExists = false;
     try {
       const newDirs = await this.ensureDir(paths.dir);
-      const fd = openSync(tmp, 'wx', 0o644);
+      // Creating the inode can wait on the filesystem journal: off the main thread.
+      const fd = await openFd(tmp, 'wx', 0o644);
       tmpExists = true;
       const hash = createHash(digestAlgorithm);
       let written = 0;
