@@ -93,7 +93,7 @@ async function baselineBatch(db: CoffreDb, sized: boolean, u: number, count: num
       });
     }
   }
-  await db.db.transaction().execute((trx) => insertRows(trx, db.dialect, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows, config.logbook.batchSize));
+  await db.db.transaction().execute((trx) => insertRows(trx, db, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows, config.logbook.batchSize));
   return performance.now() - t0;
 }
 

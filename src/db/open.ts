@@ -20,6 +20,9 @@ export interface CoffreDb {
   pgPool?: pg.Pool;
   /** Where the SQLite file is; undefined on PostgreSQL. */
   sqlitePath?: string;
+  /** The better-sqlite3 handle under Kysely (undefined on PostgreSQL), for hot paths that reuse
+   *  prepared statements. Use it only inside a Kysely transaction you hold: the connection is shared. */
+  sqlite?: SQLite.Database;
   close(): Promise<void>;
 }
 
@@ -47,7 +50,7 @@ export function openDatabase(config: Pick<CoffreConfig, 'dataDir' | 'database'>)
   sqlite.pragma('busy_timeout = 10000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', sqlitePath: path, close: () => db.destroy() };
+  return { db, dialect: 'sqlite', sqlitePath: path, sqlite, close: () => db.destroy() };
 }
 
 /** Brings the schema up to date; fails with the name of the migration that broke. */

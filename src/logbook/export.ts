@@ -116,7 +116,7 @@ export async function rebuildFromOffers(
     await db.transaction().execute(async (trx) => {
       const flush = async (t: TableName) => {
         const table = t === 'op' ? 'logbook_op_event' : t === 'step' ? 'logbook_step' : 'logbook_lfc_event';
-        await insertRows(trx, dialect, table, [...INSERT_COLUMNS[t], 'seq'], batch[t], options.batchSize);
+        await insertRows(trx, cdb, table, [...INSERT_COLUMNS[t], 'seq'], batch[t], options.batchSize);
         batch[t] = [];
       };
       for await (const line of readJsonLines(obj.body, `journal ${n}`)) {

@@ -5,10 +5,10 @@ import type { Logger } from '../log/index.ts';
 import type { StorageEngine } from '../storage/engine-api.ts';
 import type { EventInput, LifecycleKind, Logbook, LogbookEvent, OperationStart, Status } from './api.ts';
 import { STATUS_ORDER } from './api.ts';
-import { canonicalJson } from './canonical.ts';
+import { canonicalJson, sha256Hex } from './canonical.ts';
 import type { LogbookConfig } from './config.ts';
 import { defaultCatalogue, loadCatalogueFile, MessageCatalogues, type Catalogue } from './messages.ts';
-import { INSERT_COLUMNS, rowHash, type TableName } from './rows.ts';
+import { canonicalRowText, INSERT_COLUMNS, type TableName } from './rows.ts';
 import { insertRows, isUniqueViolation } from './sqlbatch.ts';
 import { exportOperation, flushExports } from './export.ts';
 
@@ -50,6 +50,8 @@ interface OpInfo {
 interface Head {
   idx: number;
   hash: Buffer;
+  /** The same hash in hex, as the next event's canonical text quotes it. */
+  hex: string;
 }
 
 const MAX_CACHED_HEADS = 200_000;
@@ -224,13 +226,19 @@ export class SqlLogbook implements Logbook {
       const rows: Record<'operation' | 'end' | 'export' | TableName, Record<string, unknown>[]> = { operation: [], end: [], export: [], op: [], lfc: [], step: [] };
       let nextExport: number | undefined;
       const now = new Date().toISOString();
-      const chainRow = (t: TableName, key: string, row: Record<string, unknown>) => {
-        const h = head(t, key);
-        row.idx = h ? h.idx + 1 : 0;
+      // Links a row after head h of its chain; returns the new head.
+      const link = (t: TableName, row: Record<string, unknown>, h: Head | undefined): Head => {
+        const idx = h ? h.idx + 1 : 0;
+        row.idx = idx;
         row.prev_hash = h ? h.hash : null;
-        row.hash = rowHash(t, row);
-        staged[t].set(key, { idx: row.idx as number, hash: row.hash as Buffer });
+        const hex = sha256Hex(canonicalRowText(t, row, h ? h.hex : null));
+        const hash = Buffer.from(hex, 'hex');
+        row.hash = hash;
         rows[t].push(row);
+        return { idx, hash, hex };
+      };
+      const chainRow = (t: TableName, key: string, row: Record<string, unknown>) => {
+        staged[t].set(key, link(t, row, head(t, key)));
         return row;
       };
 
@@ -260,7 +268,9 @@ export class SqlLogbook implements Logbook {
           j.result = j.events.map((e) => toEvent(chainRow('op', j.opId, this.eventRow(op, e))));
         } else if (j.t === 'lfc') {
           const key = `${j.kind}:${j.lfcId}`;
-          for (const e of j.events) chainRow('lfc', key, this.eventRow(op, e, j));
+          let h = head('lfc', key);
+          for (const e of j.events) h = link('lfc', this.eventRow(op, e, j), h);
+          staged.lfc.set(key, h!);
         } else if (j.t === 'step') {
           chainRow('step', j.opId, { operation_id: j.opId, step_id: j.stepId, action: j.action, reason: j.reason, at: now });
         } else if (j.t === 'end') {
@@ -276,12 +286,12 @@ export class SqlLogbook implements Logbook {
           j.result = nextExport;
         }
       }
-      await insertRows(trx, dialect, 'logbook_operation', ['id', 'type', 'ev_type', 'started_at', 'request_id', 'application', 'ob_id'], rows.operation, chunk);
-      await insertRows(trx, dialect, 'logbook_op_event', INSERT_COLUMNS.op, rows.op, chunk);
-      await insertRows(trx, dialect, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows.lfc, chunk);
-      await insertRows(trx, dialect, 'logbook_step', INSERT_COLUMNS.step, rows.step, chunk);
-      await insertRows(trx, dialect, 'logbook_operation_end', ['operation_id', 'status', 'ended_at', 'closing_ev_id'], rows.end, chunk);
-      await insertRows(trx, dialect, 'logbook_export', ['n', 'operation_id', 'created_at'], rows.export, chunk);
+      await insertRows(trx, this.cdb, 'logbook_operation', ['id', 'type', 'ev_type', 'started_at', 'request_id', 'application', 'ob_id'], rows.operation, chunk);
+      await insertRows(trx, this.cdb, 'logbook_op_event', INSERT_COLUMNS.op, rows.op, chunk);
+      await insertRows(trx, this.cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows.lfc, chunk);
+      await insertRows(trx, this.cdb, 'logbook_step', INSERT_COLUMNS.step, rows.step, chunk);
+      await insertRows(trx, this.cdb, 'logbook_operation_end', ['operation_id', 'status', 'ended_at', 'closing_ev_id'], rows.end, chunk);
+      await insertRows(trx, this.cdb, 'logbook_export', ['n', 'operation_id', 'created_at'], rows.export, chunk);
     });
     // Committed: the staged heads are now the truth.
     for (const t of ['op', 'lfc', 'step'] as TableName[]) {
@@ -358,7 +368,7 @@ export class SqlLogbook implements Logbook {
           )
           .select(['e.operation_id', 'e.idx', 'e.hash'])
           .execute();
-        for (const r of rows) out[t].set(r.operation_id, { idx: Number(r.idx), hash: r.hash });
+        for (const r of rows) out[t].set(r.operation_id, { idx: Number(r.idx), hash: r.hash, hex: Buffer.from(r.hash).toString('hex') });
       }
     }
     // Grouped by kind so that the lookup walks the (lfc_kind, lfc_id, idx) index.
@@ -386,7 +396,7 @@ export class SqlLogbook implements Logbook {
         )
         .select(['e.lfc_kind', 'e.lfc_id', 'e.idx', 'e.hash'])
         .execute();
-      for (const r of rows) out.lfc.set(`${r.lfc_kind}:${r.lfc_id}`, { idx: Number(r.idx), hash: r.hash });
+      for (const r of rows) out.lfc.set(`${r.lfc_kind}:${r.lfc_id}`, { idx: Number(r.idx), hash: r.hash, hex: Buffer.from(r.hash).toString('hex') });
     }
     return out;
   }

@@ -1,5 +1,5 @@
 import type { EventColumns, LogbookLfcEventTable, LogbookStepTable } from './tables.ts';
-import { sha256Bytes } from './canonical.ts';
+import { jsonString, sha256Bytes } from './canonical.ts';
 
 /**
  * The canonical JSON of a stored event, rebuilt from its columns: what its `hash` covers.
@@ -47,23 +47,35 @@ export const TABLES: Record<TableName, { sql: 'logbook_op_event' | 'logbook_lfc_
   step: { sql: 'logbook_step', fields: STEP_FIELDS },
 };
 
-// Per table: [column, the JSON text that precedes its value], computed once.
-const PREFIXES: Record<TableName, [string, string][]> = {} as Record<TableName, [string, string][]>;
-for (const t of Object.keys(TABLES) as TableName[]) PREFIXES[t] = TABLES[t].fields.map(([key, col], i) => [col, (i ? ',"' : '{"') + key + '":']);
 
-export function canonicalRowText(table: TableName, row: Record<string, unknown>): string {
-  let out = '';
-  const fields = PREFIXES[table];
-  for (let i = 0; i < fields.length; i++) {
-    const [col, prefix] = fields[i];
-    const v = row[col];
-    out += prefix;
-    if (v === null || v === undefined) out += 'null';
-    else if (col === 'ev_det_data') out += v as string;
-    else if (v instanceof Uint8Array) out += '"' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') + '"';
-    else out += JSON.stringify(v);
-  }
-  return out + '}';
+/** One value's JSON text, as the canonical form writes it. */
+function valueText(col: string, v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (col === 'ev_det_data') return v as string;
+  if (typeof v === 'string') return jsonString(v);
+  if (v instanceof Uint8Array) return '"' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') + '"';
+  return JSON.stringify(v);
+}
+
+type TextFn = (row: Record<string, unknown>, prevHex: string | null | undefined, value: typeof valueText) => string;
+
+/**
+ * Per table, one function that writes the fields in their fixed order as a single expression
+ * (a template, no key sorting, no loop): generated once from the field lists above, so that the
+ * order stays defined in one place. `prevHex`, when given, stands for `prev_hash` already in hex.
+ */
+const TEXT: Record<TableName, TextFn> = {} as Record<TableName, TextFn>;
+for (const t of Object.keys(TABLES) as TableName[]) {
+  const parts = TABLES[t].fields.map(([key, col], i) => {
+    const prefix = JSON.stringify((i ? ',"' : '{"') + key + '":');
+    const value = col === 'prev_hash' ? `(prevHex === undefined ? value('prev_hash', row.prev_hash) : prevHex === null ? 'null' : '"' + prevHex + '"')` : `value(${JSON.stringify(col)}, row[${JSON.stringify(col)}])`;
+    return `${prefix} + ${value}`;
+  });
+  TEXT[t] = new Function('row', 'prevHex', 'value', `return ${parts.join(' + ')} + '}';`) as TextFn;
+}
+
+export function canonicalRowText(table: TableName, row: Record<string, unknown>, prevHex?: string | null): string {
+  return TEXT[table](row, prevHex, valueText);
 }
 
 /** The row's hash (32 bytes); in the canonical JSON, hashes read as lower-case hex. */

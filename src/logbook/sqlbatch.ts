@@ -1,9 +1,12 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { DialectName } from '../db/index.ts';
+import type { Statement } from 'better-sqlite3';
+import type { CoffreDb, DialectName } from '../db/index.ts';
 
 /**
  * Multi-row INSERT with bound parameters, its SQL text cached per (table, columns, row count):
  * building a Kysely AST for thousands of values per batch would cost more than the insert itself.
+ * On SQLite the prepared statement is cached too (preparing a 10,000-parameter INSERT cost as much
+ * as running it, measured), and runs on the better-sqlite3 handle inside the caller's transaction.
  */
 const cache = new Map<string, string>();
 
@@ -24,21 +27,44 @@ function insertSql(dialect: DialectName, table: string, columns: readonly string
   return text;
 }
 
-/** Inserts rows (objects keyed by column) in chunks of `chunk` rows. */
+const statements = new WeakMap<object, Map<string, Statement>>();
+
+function prepared(cdb: CoffreDb, text: string): Statement {
+  let m = statements.get(cdb.sqlite!);
+  if (!m) statements.set(cdb.sqlite!, (m = new Map()));
+  let st = m.get(text);
+  if (!st) {
+    if (m.size > 50) m.clear();
+    m.set(text, (st = cdb.sqlite!.prepare(text)));
+  }
+  return st;
+}
+
+/**
+ * Inserts rows (objects keyed by column) in chunks of `chunk` rows. `trx` must be a transaction
+ * of `cdb` the caller holds: on SQLite the rows go through the same connection directly.
+ */
 export async function insertRows(
-  db: Kysely<any>,
-  dialect: DialectName,
+  trx: Kysely<any>,
+  cdb: Pick<CoffreDb, 'dialect' | 'sqlite'>,
   table: string,
   columns: readonly string[],
   rows: Record<string, unknown>[],
   chunk: number,
 ): Promise<void> {
+  const { dialect } = cdb;
+  const width = columns.length;
   for (let i = 0; i < rows.length; i += chunk) {
-    const slice = rows.slice(i, i + chunk);
-    const params: unknown[] = new Array(slice.length * columns.length);
+    const end = Math.min(rows.length, i + chunk);
+    const params: unknown[] = new Array((end - i) * width);
     let k = 0;
-    for (const row of slice) for (const c of columns) params[k++] = row[c] ?? null;
-    await db.executeQuery(CompiledQuery.raw(insertSql(dialect, table, columns, slice.length), params));
+    for (let r = i; r < end; r++) {
+      const row = rows[r];
+      for (let c = 0; c < width; c++) params[k++] = row[columns[c]] ?? null;
+    }
+    const text = insertSql(dialect, table, columns, end - i);
+    if (cdb.sqlite) prepared(cdb as CoffreDb, text).run(params);
+    else await trx.executeQuery(CompiledQuery.raw(text, params));
   }
 }
 
