@@ -69,6 +69,7 @@ export class UploadService {
   readonly locks: UploadLocks;
   private readonly digests = new Map<string, DigestState>();
   readonly hasher: Hasher;
+  private readonly chunkHasher: Hasher;
 
   constructor(
     private readonly ctx: PlatformContext,
@@ -77,6 +78,7 @@ export class UploadService {
     this.layout = new StagingLayout(config, ctx.config.dataDir);
     this.locks = new UploadLocks(ctx.cdb, config.nodeId ?? hostname(), config.lockTtl, config.lockWait);
     this.hasher = config.hashWorker ? workerHasher() : inlineHasher();
+    this.chunkHasher = inlineHasher();
   }
 
   async close(): Promise<void> {
@@ -85,13 +87,11 @@ export class UploadService {
     await this.hasher.close();
   }
 
-  /** Feeds a file range to a digest, waiting for it whenever it has too much to do. */
+  /** Feeds a file range to a digest (a file hasher reads it itself). */
   private async feed(digest: RunningDigest, path: string, start: number, end: number): Promise<void> {
     if (end <= start) return;
-    for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 })) {
-      digest.update(chunk as Buffer);
-      if (digest.congested) await digest.whenDrained();
-    }
+    if (this.hasher.readsFile) return digest.extendTo(path, end);
+    for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 })) digest.update(chunk as Buffer);
   }
 
   async init(): Promise<void> {
@@ -312,7 +312,8 @@ export class UploadService {
 
       const state = await this.digestAt(row);
       const base = state.hash.copy();
-      const chunkHash = checksum ? this.hasher.create(checksum.algorithm) : undefined;
+      // The chunk's own checksum is checked on the event loop, on the bytes as they arrive.
+      const chunkHash = checksum ? this.chunkHasher.create(checksum.algorithm) : undefined;
       const start = row.upload_offset;
       const handle = await open(this.layout.bin(id), 'r+');
       // Unless this PATCH ends in a known state, the cached digest may have seen bytes that do
@@ -324,17 +325,20 @@ export class UploadService {
         let checkpoint: Promise<void> = Promise.resolve();
         let checkpointing = false;
         let lastCheckpoint = 0;
-        const onFlushed = verify
-          ? undefined
-          : (flushed: number) => {
-              if (checkpointing || flushed - lastCheckpoint < this.config.checkpointBytes) return;
+        const bin = this.layout.bin(id);
+        const fileHashed = this.hasher.readsFile;
+        const onFlushed = (flushed: number) => {
+              // A file hasher reads what reached the file; an inline one saw it in receiveBody.
+              if (fileHashed) state.hash.extendTo(bin, start + flushed);
+              if (verify || checkpointing || flushed - lastCheckpoint < this.config.checkpointBytes) return;
               checkpointing = true;
               lastCheckpoint = flushed;
               checkpoint = this.persistOffset(row, start + flushed, handle)
                 .catch((err) => this.ctx.log.warn({ err, upload: id }, 'checkpoint failed'))
                 .finally(() => (checkpointing = false));
             };
-        const result = await receiveBody(input.body, this.layout.bin(id), start, limit, chunkHash ? [state.hash, chunkHash] : [state.hash], onFlushed);
+        const inline = [...(fileHashed ? [] : [state.hash]), ...(chunkHash ? [chunkHash] : [])];
+        const result = await receiveBody(input.body, bin, start, limit, inline, onFlushed);
         await checkpoint;
         const discard = async (error: TusError) => {
           await handle.truncate(start);
@@ -469,7 +473,7 @@ export class UploadService {
             hash.update(chunk as Buffer);
             await out.write(chunk as Buffer, 0, (chunk as Buffer).length, offset);
             offset += (chunk as Buffer).length;
-            if (hash.congested) await hash.whenDrained();
+            hash.extendTo(this.layout.bin(row.id), offset);
           }
         }
         if (this.config.fsync !== 'never') await out.datasync();

@@ -12,9 +12,8 @@ export interface ReceiveResult {
 }
 
 /**
- * Streams a request body into the file at `start`, feeding every byte to the hashes first.
- * Nothing is buffered beyond the write stream's window and the hashes' backlog: either one
- * pauses the socket until it drains.
+ * Streams a request body into the file at `start`, feeding every byte to the inline hashes.
+ * Nothing is buffered beyond the write stream's window (back-pressure pauses the socket).
  * When the client drops, every byte already received is still written before this returns,
  * so the upload keeps them. `onFlushed(total)` runs as bytes reach the file (for checkpoints).
  */
@@ -58,25 +57,13 @@ export function receiveBody(
           flushed += n;
           onFlushed?.(flushed);
         });
-        if (!ok) hold('file');
-        if (hashes.some((h) => h.congested)) {
-          hold('hash');
-          void Promise.all(hashes.map((h) => h.whenDrained())).then(() => release('hash'));
-        }
+        if (!ok) req.pause();
       }
       if (overflow) finish(false);
     };
-    // The socket reads again only when neither the file nor the hashes hold it back.
-    const holds = new Set<string>();
-    const hold = (why: string) => {
-      holds.add(why);
-      req.pause();
-    };
-    const release = (why: string) => {
-      holds.delete(why);
-      if (holds.size === 0 && !ended) req.resume();
-    };
-    ws.on('drain', () => release('file'));
+    ws.on('drain', () => {
+      if (!ended) req.resume();
+    });
     ws.on('error', (err) => {
       failed = err;
       req.off('data', onData);
