@@ -140,9 +140,10 @@ class FsConnection implements Connection {
   }
 
   /**
-   * Why some calls are synchronous: metadata operations (link, rename, close) take microseconds on a local filesystem, but through libuv's 4-thread pool they
-   * queue behind the fsyncs of every other write in flight, which made small objects several times
-   * slower. Only fsyncs and big data writes go to the thread pool.
+   * Why some calls are synchronous: link, rename, close and small writes (page cache only) take
+   * microseconds on a local filesystem, but through libuv's 4-thread pool they queue behind the
+   * fsyncs of every other write in flight. Creating inodes (mkdir, the temp file), fsyncs and big
+   * writes can wait on the journal or the disk, so they go to the thread pool.
    */
   async put(request: PutRequest): Promise<PutResult> {
     const { container, id, body, size, digestAlgorithm } = request;
