@@ -29,7 +29,8 @@ function insertSql(dialect: DialectName, table: string, columns: readonly string
 
 const statements = new WeakMap<object, Map<string, Statement>>();
 
-function prepared(cdb: CoffreDb, text: string): Statement {
+/** A cached prepared statement on the SQLite handle (only inside a transaction the caller holds). */
+export function prepared(cdb: Pick<CoffreDb, 'sqlite'>, text: string): Statement {
   let m = statements.get(cdb.sqlite!);
   if (!m) statements.set(cdb.sqlite!, (m = new Map()));
   let st = m.get(text);
@@ -63,7 +64,7 @@ export async function insertRows(
       for (let c = 0; c < width; c++) params[k++] = row[columns[c]] ?? null;
     }
     const text = insertSql(dialect, table, columns, end - i);
-    if (cdb.sqlite) prepared(cdb as CoffreDb, text).run(params);
+    if (cdb.sqlite) prepared(cdb, text).run(params);
     else await trx.executeQuery(CompiledQuery.raw(text, params));
   }
 }
