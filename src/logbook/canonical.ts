@@ -66,4 +66,4 @@ export const EVENT_HASH = 'sha256';
 // One-shot hash(): no Hash object per event (twice as fast as createHash on this path).
 export const sha256Hex = (text: string): string => hash(EVENT_HASH, text, 'hex');
 /** The same, as the 32 bytes stored in the hash columns (binary halves what hex would add to each row). */
-export const sha256Bytes = (text: string): Buffer => hash(EVENT_HASH, text, 'buffer') as unknown as Buffer;
+export const sha256Bytes = (text: string): Buffer => Buffer.from(hash(EVENT_HASH, text, 'hex'), 'hex');

@@ -24,9 +24,14 @@ export class JsonLinesFile {
 
   /** Appends one line; returns a promise only when the caller must wait for the disk (back-pressure). */
   write(value: unknown): Promise<void> | undefined {
+    return this.writeText(JSON.stringify(value) + '\n');
+  }
+
+  /** Appends text already serialized (whole lines, each ending in a newline). */
+  writeText(text: string): Promise<void> | undefined {
     if (this.failed) throw this.failed;
-    this.buffered += JSON.stringify(value) + '\n';
-    if (this.buffered.length < 256 * 1024) return undefined;
+    this.buffered += text;
+    if (this.buffered.length < 1024 * 1024) return undefined;
     return this.flushBuffer();
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * Merkle tree over a stream of leaves, SHA-512, shaped as RFC 6962's Merkle Tree Hash (leaf
@@ -6,21 +6,41 @@ import { createHash } from 'node:crypto';
  * the prefixes stop a node from passing for a leaf, and the shape lets it be built with a stack of
  * log2(n) perfect subtrees, so a million leaves never sit in memory.
  */
-const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
+
+// One-shot hash of a scratch buffer (prefix ‖ data): no Hash object per node. Hex output then
+// decoded is faster than the 'buffer' output on Node 20 (measured: 1.0 vs 1.5 µs per leaf).
+const sha512 = (data: Uint8Array): Buffer => Buffer.from(hash('sha512', data, 'hex'), 'hex');
 
 export class MerkleBuilder {
   private readonly stack: { size: number; hash: Buffer }[] = [];
+  private readonly leafScratch = Buffer.alloc(1 + 64);
+  private readonly nodeScratch = Buffer.alloc(1 + 64 + 64);
   count = 0;
 
-  add(leaf: Buffer): void {
-    let node = { size: 1, hash: createHash('sha512').update(LEAF).update(leaf).digest() };
+  constructor() {
+    this.leafScratch[0] = 0;
+    this.nodeScratch[0] = 1;
+  }
+
+  /** Adds a leaf (an event's stored hash, at most 64 bytes). */
+  add(leaf: Uint8Array): void {
+    let h: Buffer;
+    if (leaf.length <= 64) {
+      this.leafScratch.set(leaf, 1);
+      h = sha512(this.leafScratch.subarray(0, 1 + leaf.length));
+    } else h = createHash('sha512').update(Buffer.from([0])).update(leaf).digest();
     this.count++;
-    while (this.stack.length && this.stack[this.stack.length - 1].size === node.size) {
-      const left = this.stack.pop()!;
-      node = { size: left.size * 2, hash: createHash('sha512').update(NODE).update(left.hash).update(node.hash).digest() };
+    let size = 1;
+    const stack = this.stack;
+    while (stack.length && stack[stack.length - 1].size === size) {
+      const left = stack.pop()!;
+      this.nodeScratch.set(left.hash, 1);
+      this.nodeScratch.set(h, 65);
+      h = sha512(this.nodeScratch);
+      size *= 2;
     }
-    this.stack.push(node);
+    stack.push({ size, hash: h });
   }
 
   /** The root, hex; the hash of the empty string for no leaves. */

@@ -2,8 +2,8 @@ import { sign, type KeyObject } from 'node:crypto';
 import { withLock } from '../db/index.ts';
 import type { SqlLogbook } from './logbook.ts';
 import { JsonLinesFile } from './jsonl.ts';
-import { currentMaxSeqs, leavesInRanges, LEAF_TABLES } from './leaves.ts';
-import { leafOf, MerkleBuilder } from './merkle.ts';
+import { currentMaxSeqs, leafLine, leafPages, LEAF_TABLES } from './leaves.ts';
+import { MerkleBuilder } from './merkle.ts';
 import { requestTimeStamp } from './tsa.ts';
 import { computeSealRoot, sealObjectId, TRACEABILITY_CONTAINER, type SealFooter, type SealHeader, type SealRanges } from './proof.ts';
 
@@ -70,9 +70,15 @@ export async function sealJournals(logbook: SqlLogbook, keys: SealKeys): Promise
       try {
         await file.write(header);
         const tree = new MerkleBuilder();
-        for await (const leaf of leavesInRanges(logbook.cdb, ranges, logbook.config.pageSize)) {
-          tree.add(leafOf(leaf.hash));
-          const wait = file.write(leaf);
+        // Leaves straight from the stored hashes (no row parsed, no leaf object), a page per write.
+        for await (const { t, rows } of leafPages(logbook.cdb, ranges, logbook.config.pageSize)) {
+          let lines = '';
+          for (const r of rows) {
+            const h = r.hash as Buffer;
+            tree.add(h);
+            lines += leafLine(t, r, h.toString('hex'));
+          }
+          const wait = file.writeText(lines);
           if (wait) await wait;
         }
         const before = async (iso: string) =>
