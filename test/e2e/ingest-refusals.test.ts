@@ -27,7 +27,7 @@ describe('ingest refusals (KO, with a message that says where)', () => {
     return { id, op, steps: JSON.parse(op.steps) as any[], trail: await journalTrail(platform.ctx.cdb, id) };
   }
 
-  async function refused(pkg: PackageFiles | string, step: string, pattern: RegExp) {
+  async function refused(pkg: PackageFiles | string, step: string, pattern: RegExp): Promise<void> {
     const r = await ingest(pkg);
     assert.equal(r.op.outcome, 'KO', `${r.trail.join(', ')}`);
     const s = r.steps.find((x) => x.name === step);
@@ -42,7 +42,6 @@ describe('ingest refusals (KO, with a message that says where)', () => {
     assert.equal(r.trail.at(-1), 'PROCESS_SIP_UNITARY:KO');
     const units = await platform.ctx.cdb.db.selectFrom('archive_unit').select('id').where('operation_id', '=', r.id).execute();
     assert.equal(units.length, 0);
-    return r;
   }
 
   const base = sampleSeda('2.1');
