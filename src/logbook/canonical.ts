@@ -40,7 +40,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** JSON.stringify's result for a string, without calling it when nothing needs escaping (the usual case). */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+export const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 export const jsonString = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"');
 
 /** A plain object whose values are all strings, finite or not numbers, booleans, null or undefined. */

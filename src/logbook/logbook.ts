@@ -5,10 +5,10 @@ import type { Logger } from '../log/index.ts';
 import type { StorageEngine } from '../storage/engine-api.ts';
 import type { EventInput, LifecycleKind, Logbook, LogbookEvent, OperationStart, Status } from './api.ts';
 import { STATUS_ORDER } from './api.ts';
-import { canonicalJson, sha256Hex } from './canonical.ts';
+import { canonicalJson } from './canonical.ts';
 import type { LogbookConfig } from './config.ts';
 import { defaultCatalogue, loadCatalogueFile, MessageCatalogues, type Catalogue } from './messages.ts';
-import { canonicalRowText, INSERT_COLUMNS, type TableName } from './rows.ts';
+import { INSERT_COLUMNS, rowHashHex, type TableName } from './rows.ts';
 import { insertRows, isUniqueViolation, prepared } from './sqlbatch.ts';
 import { exportOperation, flushExports } from './export.ts';
 
@@ -244,7 +244,7 @@ export class SqlLogbook implements Logbook {
         const idx = h ? h.idx + 1 : 0;
         row.idx = idx;
         row.prev_hash = h ? h.hash : null;
-        const hex = sha256Hex(canonicalRowText(t, row, h ? h.hex : null));
+        const hex = rowHashHex(t, row, h ? h.hex : null);
         const hash = Buffer.from(hex, 'hex');
         row.hash = hash;
         rows[t].push(row);
