@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- store [--skip-big] [--count N]`: the storage engine against plain baselines,
+ * `npm run bench -- store [--skip-big] [--skip-small] [--skip-s3] [--count N]`: the storage engine against plain baselines,
  * measured side by side in one run. Each case runs in its own child process (so that its peak
  * RSS is its own); the big cases run twice, alternating, and the best time of each is kept.
  *
@@ -19,6 +19,7 @@ import { closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, 
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { finished } from 'node:stream/promises';
 import { report, type BenchRow } from './lib/report.ts';
 
@@ -153,9 +154,26 @@ const cases: Record<string, (args: Record<string, any>) => Promise<Omit<CaseResu
 
 // ---------------------------------------------------------------- orchestration
 
+/**
+ * Every case, baseline and ours alike, runs from one esbuild bundle of this file (coffre's
+ * sources included, packages external) under plain `node`, as a deployment with a build step
+ * runs it: under tsx each process carries ~45 MB of TypeScript loader that says nothing about
+ * the engine. COFFRE_BENCH_TSX=1 runs the cases through tsx instead.
+ */
+async function bundleCases(): Promise<string[]> {
+  const self = fileURLToPath(import.meta.url);
+  if (process.env.COFFRE_BENCH_TSX) return ['--import', 'tsx', self];
+  const outdir = join('bench', 'results', '.store-cases');
+  const { build } = await import('esbuild');
+  await build({ entryPoints: [self], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', splitting: true, outExtension: { '.js': '.mjs' }, outdir, logLevel: 'error' });
+  return [join(outdir, 'store.mjs')];
+}
+
+let caseScript: string[] = [];
+
 function runCase(name: string, args: Record<string, unknown>): Promise<CaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CHILD_FLAGS, '--import', 'tsx', new URL(import.meta.url).pathname, '--case', name, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...CHILD_FLAGS, ...caseScript, '--case', name, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('exit', (code) => {
@@ -188,6 +206,9 @@ const dropCaches = () => {
 async function main() {
   const args = process.argv.slice(2);
   const skipBig = args.includes('--skip-big');
+  const skipSmall = args.includes('--skip-small');
+  const skipS3 = args.includes('--skip-s3');
+  caseScript = await bundleCases();
   const countArg = args.indexOf('--count');
   const count = countArg >= 0 ? Number(args[countArg + 1]) : 20_000;
   const root = join(process.env.COFFRE_BENCH_TMP ?? tmpdir(), `coffre-bench-store-${process.pid}`);
@@ -215,7 +236,9 @@ async function main() {
       meta.big = { baseline: base, ours };
 
       const s3Module = new URL('../src/storage/drivers/s3/index.ts', import.meta.url).pathname;
-      if (!existsSync(s3Module)) {
+      if (skipS3) {
+        // asked for (--skip-s3)
+      } else if (!existsSync(s3Module)) {
         rows.push({ case: '(c) 1 GiB → s3: skipped, src/storage/drivers/s3/index.ts does not exist', seconds: '', 'MiB/s': '', 'peak RSS MB': '', ratio: '', goal: '' });
       } else if (!process.env.S3_ENDPOINT || !process.env.S3_ACCESS_KEY_ID) {
         rows.push({ case: '(c) 1 GiB → s3: skipped, S3_ENDPOINT not set (. /tmp/swift-saio/env)', seconds: '', 'MiB/s': '', 'peak RSS MB': '', ratio: '', goal: '' });
@@ -232,6 +255,7 @@ async function main() {
 
     // Interleaved rounds (baseline, ours, baseline, ours…) into the same folders, so that both
     // sides see the same machine load; the sums over all rounds give the rates.
+    if (!skipSmall) {
     const small = join(root, 'small.bin');
     makeFile(small, count * 4096);
     const rounds = Math.max(1, Math.round(count / 2500));
@@ -254,6 +278,7 @@ async function main() {
     rows.push({ case: `(b) ${count} × 4 KiB, baseline: read once, 2 files + fsync`, seconds: sb.ms / 1000, 'objects/s': rate(sb), 'peak RSS MB': sb.maxRssMB, ratio: 1, goal: '' });
     rows.push({ case: `(b) ${count} × 4 KiB → default, records in SQLite`, seconds: so.ms / 1000, 'objects/s': rate(so), 'peak RSS MB': so.maxRssMB, ratio: rate(so) / rate(sb), goal: '≥ 0.7× rate' });
     meta.smallRounds = { baseline: sbRuns, ours: soRuns };
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

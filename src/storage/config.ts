@@ -60,6 +60,8 @@ export const storageConfigSchema = z
     digestAlgorithm: z.enum(DIGEST_ALGORITHMS).default('sha512'),
     /** Bytes buffered per offer while fanning a write out (the slowest offer sets the pace). */
     fanoutBufferBytes: bytes().default(1024 * 1024),
+    /** Objects of at least this size are hashed in a worker thread, beside the I/O (smaller: inline). */
+    hashThreadMinBytes: bytes().default(8 * 1024 * 1024),
     /** How long an offer's availability/capacity answer is reused by writes (0 = check every write). */
     checkCacheTtl: duration().default(1_000),
     /** Most records written to the database in one transaction (records of concurrent writes are batched). */

@@ -58,6 +58,19 @@ export interface PutRequest {
   /** Exact size the body will have; the driver refuses a body of another size. */
   size: number;
   digestAlgorithm: DigestAlgorithm;
+  /**
+   * The digest (`digestAlgorithm`, hex) the engine computes over these very bytes in the pass that
+   * feeds `body`; it resolves once the source is read to its end (rejects if reading fails).
+   * Why: hashing a GiB costs about as much as writing it, and the engine hashes anyway; a driver
+   * that receives the bytes in-process and writes them unchanged to its medium (fs) may report
+   * this digest instead of hashing the same bytes a second time, after counting the bytes
+   * itself (size stays checked). A driver whose bytes travel to a server (s3, swift) must not:
+   * it reports what the server acknowledged (ETag/MD5, its own digest of what it sent), since
+   * only that tells a copy went across intact. Anything between the engine and a driver that
+   * alters the bytes (a transform, the fault wrapper's corruption) must drop this field.
+   * Absent on retries, which read the source again: the driver hashes those bytes itself.
+   */
+  sourceDigest?: Promise<string>;
 }
 
 /** What the offer stored, as the offer computed it (the engine checks it against its own). */

@@ -24,6 +24,7 @@ import { RecordWriter } from './records.ts';
 
 export interface EngineSettings {
   fanoutBufferBytes: number;
+  hashThreadMinBytes: number;
   checkCacheTtlMs: number;
   recordBatchSize: number;
   retryBaseDelayMs: number;
@@ -31,6 +32,7 @@ export interface EngineSettings {
 
 export const engineSettings = (c: StorageConfig): EngineSettings => ({
   fanoutBufferBytes: c.fanoutBufferBytes,
+  hashThreadMinBytes: c.hashThreadMinBytes,
   checkCacheTtlMs: c.checkCacheTtl,
   recordBatchSize: c.recordBatchSize,
   retryBaseDelayMs: c.retryBaseDelay,
@@ -144,10 +146,13 @@ export class Engine implements StorageEngineAdmin {
     }
 
     // First attempt: one read of the source, fanned out to every offer.
-    const fan = new Fanout(source.open(), offers.map((o) => o.id), algorithm, this.settings.fanoutBufferBytes);
+    const fan = new Fanout(source.open(), offers.map((o) => o.id), algorithm, { bufferBytes: this.settings.fanoutBufferBytes, size: source.size, hashThreadMinBytes: this.settings.hashThreadMinBytes });
+    // Drivers that store the branch's bytes unchanged may adopt this digest (PutRequest.sourceDigest).
+    const sourceDigest = fan.done.then((r) => r.digest);
+    sourceDigest.catch(() => {}); // a read failure is reported from fan.done below
     const first = offers.map((rt) =>
       rt
-        .attempt('write', source.size, (conn) => conn.put({ container, id, body: fan.branch(rt.id), size: source.size, digestAlgorithm: algorithm }), () => fan.detach(rt.id))
+        .attempt('write', source.size, (conn) => conn.put({ container, id, body: fan.branch(rt.id), size: source.size, digestAlgorithm: algorithm, sourceDigest }), () => fan.detach(rt.id))
         .finally(() => fan.detach(rt.id)),
     );
     const [settled, read] = await Promise.all([Promise.allSettled(first), fan.done.then((r) => r, (err: Error) => err)]);

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { DigestAlgorithm } from './contract.ts';
+import { createDigester, type Digester } from './hashing.ts';
 
 /**
  * Reads a source once and feeds every branch the same chunks (no copies), computing the digest
@@ -12,9 +12,9 @@ export class Fanout {
   private readonly branches = new Map<string, PassThrough>();
   readonly done: Promise<{ size: number; digest: string }>;
 
-  constructor(source: Readable, ids: string[], algorithm: DigestAlgorithm, bufferBytes: number) {
-    for (const id of ids) this.branches.set(id, new PassThrough({ highWaterMark: bufferBytes }));
-    this.done = this.pump(source, algorithm);
+  constructor(source: Readable, ids: string[], algorithm: DigestAlgorithm, options: { bufferBytes: number; size: number; hashThreadMinBytes: number }) {
+    for (const id of ids) this.branches.set(id, new PassThrough({ highWaterMark: options.bufferBytes }));
+    this.done = this.pump(source, createDigester(algorithm, options.size, { threadMinBytes: options.hashThreadMinBytes }));
     this.done.catch(() => {}); // observed by the engine; avoid an unhandled rejection meanwhile
   }
 
@@ -30,26 +30,29 @@ export class Fanout {
     if (!b.destroyed) b.destroy(err);
   }
 
-  private async pump(source: Readable, algorithm: DigestAlgorithm): Promise<{ size: number; digest: string }> {
-    const hash = createHash(algorithm);
+  private async pump(source: Readable, hash: Digester): Promise<{ size: number; digest: string }> {
     let size = 0;
+    let digest: string;
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
-        hash.update(chunk);
         size += chunk.length;
-        let waits: Promise<void>[] | undefined;
+        // The hash (possibly in another thread) and the branches take the chunk side by side.
+        const hashing = hash.update(chunk);
+        let waits: Promise<void>[] | undefined = hashing ? [hashing] : undefined;
         for (const b of this.branches.values()) {
           if (!b.destroyed && !b.write(chunk)) (waits ??= []).push(roomIn(b));
         }
         if (waits) await Promise.all(waits);
       }
+      for (const b of this.branches.values()) if (!b.destroyed) b.end();
+      digest = await hash.digest();
     } catch (err) {
+      hash.abort();
       const e = new Error(`reading the source failed: ${(err as Error).message}`, { cause: err });
       for (const id of [...this.branches.keys()]) this.detach(id, e);
       throw e;
     }
-    for (const b of this.branches.values()) if (!b.destroyed) b.end();
-    return { size, digest: hash.digest('hex') };
+    return { size, digest };
   }
 }
 

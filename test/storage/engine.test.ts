@@ -144,6 +144,25 @@ for (const database of TEST_DATABASES) {
       assert.equal((await s.engine.exists('default', 'objects', 'corrupt'))['offer-2'], false, 'the bad copy was removed');
     });
 
+    test('digest computed in the hashing thread: fs offers adopt it, a corrupting offer is still caught', async () => {
+      const threaded = await openTestStorage(database.name, { storage: { hashThreadMinBytes: 0 } } as never);
+      try {
+        const data = randomBytes(300_000);
+        const ok = await threaded.engine.write({ container: 'objects', id: 'threaded', source: bufferSource(data, 50_000) });
+        assert.equal(ok.status, 'OK');
+        assert.equal(ok.digest, sha512(data));
+        assert.deepEqual(ok.copies.map((c) => c.digest), [sha512(data), sha512(data)]);
+        // The kept digest is the engine's and is right: recomputed from the file, it agrees.
+        assert.equal(await threaded.engine.runtime('offer-1').run('digest', 0, (c) => c.digest('objects', 'threaded', { algorithm: 'sha512', noCache: true })), sha512(data));
+        threaded.faulty.faults('offer-2').corrupt = true;
+        const bad = await threaded.engine.write({ container: 'objects', id: 'threaded-corrupt', source: bufferSource(data, 50_000) });
+        assert.equal(bad.status, 'KO');
+        assert.match(bad.copies[1].message!, /DIGEST_MISMATCH/);
+      } finally {
+        await threaded.close();
+      }
+    });
+
     test('a slow offer sets the pace without holding the whole object in memory', async () => {
       s.faulty.faults('offer-2').slowMs = 2;
       const data = randomBytes(2 * 1024 * 1024);

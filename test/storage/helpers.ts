@@ -25,6 +25,7 @@ export interface TestStorage {
  */
 export async function openTestStorage(db: TestDatabase['name'], overrides: Partial<CoffreConfigInput> = {}): Promise<TestStorage> {
   const limits = { maxAttempts: 3, timeout: '5s', checkTimeout: '2s' };
+  const { storage: _storage, ...rest } = overrides; // storage overrides are merged below, not replaced
   const dir = tempDir('coffre-offers-');
   const { config, cleanup } = await testConfig(db, {
     storage: {
@@ -40,7 +41,7 @@ export async function openTestStorage(db: TestDatabase['name'], overrides: Parti
       retryBaseDelay: 5,
       ...(overrides.storage ?? {}),
     },
-    ...overrides,
+    ...rest,
   } as Partial<CoffreConfigInput>);
   const cdb = await openAndMigrate(config);
   const faulty = createFaultyDriver(fsDriver);

@@ -105,3 +105,28 @@ test('fs: a quota caps the usable capacity', async () => {
     dir.cleanup();
   }
 });
+
+test('fs adopts the engine digest of the bytes it is handed (PutRequest.sourceDigest) and still counts the size', async () => {
+  const dir = tempDir();
+  const conn = await driver.connect(fsOffer(dir.path));
+  try {
+    const data = Buffer.from('handed over by the engine');
+    const digest = createHash('sha512').update(data).digest('hex');
+    const put = await conn.put({ container: 'objects', id: 'adopted', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512', sourceDigest: Promise.resolve(digest) });
+    assert.deepEqual(put, { size: data.length, digest, alreadyExisted: false });
+    assert.equal(await conn.digest('objects', 'adopted', { algorithm: 'sha512', noCache: true }), digest);
+    await assert.rejects(
+      conn.put({ container: 'objects', id: 'short', body: Readable.from([data]), size: data.length + 1, digestAlgorithm: 'sha512', sourceDigest: Promise.resolve(digest) }),
+      (err: Error & { code?: string }) => err.code === 'SIZE_MISMATCH',
+    );
+    assert.equal(await conn.exists('objects', 'short'), false);
+    // The source failing: its digest rejects, the write fails and leaves nothing.
+    const broken = Promise.reject(new Error('source broke'));
+    broken.catch(() => {}); // as the engine does: the failure is reported through the put
+    await assert.rejects(conn.put({ container: 'objects', id: 'failed', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512', sourceDigest: broken }), /source broke/);
+    assert.equal(await conn.exists('objects', 'failed'), false);
+  } finally {
+    await conn.close();
+    dir.cleanup();
+  }
+});

@@ -100,10 +100,13 @@ export function createFaultyDriver(inner: Driver, name = 'faulty'): FaultyDriver
           request.body.on('error', (err) => t.destroy(err));
           body = request.body.pipe(t);
         }
+        // Bytes it alters are no longer the bytes the engine hashed: the inner driver must hash
+        // what it stores, so that the corruption shows in the digest it reports.
+        const sourceDigest = faultsNow.corrupt ? undefined : request.sourceDigest;
         let failure: unknown;
         body.on('error', (err) => (failure = err));
         try {
-          const result = await conn.put({ ...request, body });
+          const result = await conn.put({ ...request, body, sourceDigest });
           if (failure) throw failure;
           return f().wrongDigest ? { ...result, digest: lie(result.digest) } : result;
         } catch (err) {

@@ -76,6 +76,65 @@ async function writeAll(fd: number, chunk: Buffer): Promise<void> {
   for (let off = 0; off < chunk.length; ) off += (await writeFd(fd, chunk, off, chunk.length - off, null)).bytesWritten;
 }
 
+/**
+ * The body's chunks as they were pushed. Why not `for await (… of body)`: a stream's async
+ * iterator calls read(), which concatenates everything buffered into a new buffer (an allocation
+ * and a copy of every byte when the writer keeps a few chunks ahead, as the engine's fan-out does).
+ */
+async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
+  // The stream may have failed or ended before anyone listened (its events are gone by now).
+  if (body.errored) throw body.errored;
+  if (body.readableEnded) return;
+  if (body.destroyed) throw new Error('the body was closed before its end');
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    body.pause();
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  const onError = (err: Error) => {
+    failure = err;
+    notify();
+  };
+  const onClose = () => {
+    if (!ended) failure ??= new Error('the body was closed before its end');
+    notify();
+  };
+  body.on('data', onData);
+  body.on('end', onEnd);
+  body.on('error', onError);
+  body.on('close', onClose);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk) {
+        if (!queue.length) body.resume();
+        yield chunk;
+        continue;
+      }
+      if (failure) throw failure;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    body.off('data', onData);
+    body.off('end', onEnd);
+    body.off('error', onError);
+    body.off('close', onClose);
+  }
+}
 
 // One write log per offer folder in this process, shared by every connection to it.
 const logs = new Map<string, { log: WriteLog; users: number }>();
@@ -146,7 +205,7 @@ class FsConnection implements Connection {
    * writes can wait on the journal or the disk, so they go to the thread pool.
    */
   async put(request: PutRequest): Promise<PutResult> {
-    const { container, id, body, size, digestAlgorithm } = request;
+    const { container, id, body, size, digestAlgorithm, sourceDigest } = request;
     let paths: ObjectPaths;
     try {
       paths = objectPaths(this.root, container, id);
@@ -161,13 +220,16 @@ class FsConnection implements Connection {
       // Creating the inode can wait on the filesystem journal: off the main thread.
       const fd = await openFd(tmp, 'wx', 0o644);
       tmpExists = true;
-      const hash = createHash(digestAlgorithm);
+      // The bytes come from the engine's own pass and go to the file unchanged, so the engine's
+      // digest of them is the digest of this file: no second hash (see PutRequest.sourceDigest).
+      // The size is still counted here. Without it (retries, direct callers), hash while writing.
+      const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
       let written = 0;
       try {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
+        for await (const chunk of chunksOf(body)) {
           written += chunk.length;
           if (written > size) throw new StorageError('SIZE_MISMATCH', `object ${container}/${id}: more than the announced ${size} bytes`, false, this.offer.id);
-          hash.update(chunk);
+          hash?.update(chunk);
           if (chunk.length <= SMALL_WRITE) writeAllSync(fd, chunk);
           else await writeAll(fd, chunk);
         }
@@ -176,7 +238,7 @@ class FsConnection implements Connection {
       } finally {
         closeSync(fd);
       }
-      const digest = hash.digest('hex');
+      const digest = hash ? hash.digest('hex') : await sourceDigest!;
       try {
         linkSync(tmp, paths.file);
       } catch (err) {
