@@ -1,0 +1,137 @@
+/**
+ * The append and seal hot paths write the same bytes as the plain definitions they replace:
+ * event hashes from the scratch-buffer writer, canonical JSON of flat objects, proof lines by
+ * template, the one-shot Merkle tree; and the prepared INSERTs on SQLite stay inside the caller's
+ * transaction.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { canonicalJson } from '../../src/logbook/canonical.ts';
+import { canonicalRowText, INSERT_COLUMNS, rowHashHex, type TableName } from '../../src/logbook/rows.ts';
+import { leafLine, leafOfRow } from '../../src/logbook/leaves.ts';
+import { MerkleBuilder } from '../../src/logbook/merkle.ts';
+import { insertRows } from '../../src/logbook/sqlbatch.ts';
+import { openAndMigrate } from '../../src/db/index.ts';
+import { TEST_DATABASES, testConfig } from '../helpers/db.ts';
+
+/** Canonical JSON as first written: sorted keys at every level, recursion, nothing skipped. */
+function referenceCanonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (value === undefined) return 'null';
+    if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
+    if (typeof value === 'bigint') return JSON.stringify(value.toString());
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return '[' + value.map(referenceCanonical).join(',') + ']';
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return referenceCanonical((value as { toJSON(): unknown }).toJSON());
+  const obj = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(obj).sort()) if (obj[k] !== undefined) parts.push(JSON.stringify(k) + ':' + referenceCanonical(obj[k]));
+  return '{' + parts.join(',') + '}';
+}
+
+/** RFC 6962 Merkle Tree Hash, recursive, SHA-512. */
+function referenceMerkle(leaves: Buffer[]): string {
+  const h = (...parts: Buffer[]) => parts.reduce((x, p) => x.update(p), createHash('sha512')).digest();
+  const mth = (d: Buffer[]): Buffer => {
+    if (d.length === 1) return h(Buffer.from([0]), d[0]);
+    let k = 1;
+    while (k * 2 < d.length) k *= 2;
+    return h(Buffer.from([1]), mth(d.slice(0, k)), mth(d.slice(k)));
+  };
+  return leaves.length ? mth(leaves).toString('hex') : createHash('sha512').digest('hex');
+}
+
+const AWKWARD = ['plain', 'é accentué', 'quote " and \\ backslash', 'line\nbreak\ttab\u0001', '\u007f del', '\u2028 sep', '😀 pair', 'lone \ud83d high', 'lone \ude00 low', 'x'.repeat(300), 'é'.repeat(2000), ''];
+
+function eventRow(i: number, text: string): Record<string, unknown> {
+  return {
+    idx: i, ev_id: `ev-${i}-${text}`, ev_parent_id: i % 2 ? null : text, ev_type: 'LFC.CHECK_DIGEST', ev_date_time: '2026-01-01T00:00:00.000Z',
+    operation_id: 'op-1', ev_type_proc: 'INGEST', outcome: 'OK', out_detail: 'LFC.CHECK_DIGEST.OK', out_messg: `message ${text}`, ag_id: 'agent',
+    ob_id: i % 3 ? text : null, ev_det_data: i % 4 ? canonicalJson({ text, n: i }) : null, ev_id_reqst: null, ag_id_app: text || null,
+    lfc_kind: 'unit', lfc_id: `u-${text}`, step_id: 'STP', hash: null, prev_hash: null,
+  };
+}
+
+describe('logbook fast paths write the same bytes', () => {
+  test('event hashes from the scratch buffer equal SHA-256 of the canonical text, for every table', () => {
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    AWKWARD.forEach((text, i) => {
+      for (const t of ['op', 'lfc'] as TableName[]) {
+        for (const prev of [null, randomBytes(32).toString('hex')]) {
+          const row = eventRow(i, text);
+          assert.equal(rowHashHex(t, row, prev), sha(canonicalRowText(t, row, prev)), `${t} ${JSON.stringify(text)}`);
+        }
+      }
+      const step = { operation_id: `op-${text}`, step_id: text, action: 'ROLLBACK', reason: i % 2 ? text : null, at: '2026-01-01T00:00:00.000Z' };
+      assert.equal(rowHashHex('step', step, null), sha(canonicalRowText('step', step, null)));
+    });
+    // Too big for the scratch buffer: the string path takes over.
+    const huge = eventRow(1, 'y'.repeat(100_000));
+    assert.equal(rowHashHex('lfc', huge, null), sha(canonicalRowText('lfc', huge, null)));
+    // prevHex stands for the stored prev_hash bytes.
+    const prev = randomBytes(32);
+    const row = { ...eventRow(2, 'z'), prev_hash: prev };
+    assert.equal(canonicalRowText('lfc', row), canonicalRowText('lfc', row, prev.toString('hex')));
+  });
+
+  test('canonical JSON of flat objects matches the general definition', () => {
+    const odd = Object.create(null) as Record<string, unknown>;
+    odd.z = 1;
+    odd.a = 'é';
+    const cases: unknown[] = [
+      {}, odd, { b: 1, a: 'x', c: null, d: undefined, e: true, f: NaN, g: -0, h: Infinity, 2: 'two', 10: 'ten', é: '😀', B: '\ud83d', '"q': '\n' },
+      { nested: { b: 1, a: 2 } }, { list: [3, { y: 1, x: 2 }] }, { big: 12n }, new Date(0), { toJSON: () => ({ b: 1, a: 2 }) },
+      ...AWKWARD.map((s) => ({ [s]: s, k: s })),
+    ];
+    for (const c of cases) assert.equal(canonicalJson(c), referenceCanonical(c));
+  });
+
+  test('proof lines by template are the JSON of the leaf', () => {
+    AWKWARD.forEach((text, i) => {
+      const hash = randomBytes(32);
+      const rows: [TableName, Record<string, unknown>][] = [
+        ['op', { seq: i + 1, idx: i, operation_id: `op-${text}`, ev_id: text, hash }],
+        ['lfc', { seq: i + 1, idx: i, operation_id: 'op', ev_id: text, lfc_kind: 'objectgroup', lfc_id: text, hash }],
+        ['step', { seq: String(i + 1), idx: String(i), operation_id: text, step_id: text, action: 'COMMIT', hash }],
+      ];
+      for (const [t, r] of rows) assert.equal(leafLine(t, r, hash.toString('hex')), JSON.stringify(leafOfRow(t, r)) + '\n');
+    });
+  });
+
+  test('the Merkle builder gives the RFC 6962 root for every tree shape', () => {
+    for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 33, 100]) {
+      const leaves = Array.from({ length: n }, () => randomBytes(32));
+      const tree = new MerkleBuilder();
+      for (const l of leaves) tree.add(l);
+      assert.equal(tree.root(), referenceMerkle(leaves), `${n} leaves`);
+      assert.equal(tree.count, n);
+    }
+  });
+});
+
+for (const database of TEST_DATABASES) {
+  describe(`batched INSERTs (${database.name})`, { skip: database.skip }, () => {
+    test('rows go through the caller transaction: a rollback leaves none, a commit keeps them all', async () => {
+      const { config, cleanup } = await testConfig(database.name);
+      const cdb = await openAndMigrate(config);
+      try {
+        const rows = (tag: string) => Array.from({ length: 7 }, (_, i) => ({ ...eventRow(i, tag), hash: randomBytes(32), lfc_id: `lfc-${tag}` }));
+        await assert.rejects(
+          cdb.db.transaction().execute(async (trx) => {
+            await insertRows(trx, cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows('rolled-back'), 3);
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        await cdb.db.transaction().execute((trx) => insertRows(trx, cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows('kept'), 3));
+        const stored = await cdb.db.selectFrom('logbook_lfc_event').select(['lfc_id', 'idx']).orderBy('seq').execute();
+        assert.deepEqual(stored, Array.from({ length: 7 }, (_, i) => ({ lfc_id: 'lfc-kept', idx: i })));
+      } finally {
+        await cdb.close();
+        await cleanup();
+      }
+    });
+  });
+}
