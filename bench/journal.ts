@@ -4,7 +4,8 @@
  * appendLifecycle calls that the logbook groups into one transaction), then seal them all (Merkle
  * tree SHA-512 + Ed25519 signature + proof streamed to the two filesystem offers of the embedded
  * default). Baseline: the same rows inserted in the same batches and transactions by the same
- * multi-row INSERT, without canonical JSON, hashing or chain heads (hash column empty); a second
+ * multi-row INSERT (insertRows: on SQLite a cached prepared statement run inside the transaction,
+ * for both sides alike), without canonical JSON, hashing or chain heads (hash column empty); a second
  * baseline stores random 32-byte values in the two hash columns, to show what is storage and what
  * is hashing. The three run interleaved batch by batch, each into its own database.
  * On SQLite always; on PostgreSQL with COFFRE_TEST_PG_URL or --pg URL.
