@@ -64,6 +64,8 @@ async function runServer(kind: ServerKind, dir: string): Promise<void> {
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     port = (http.address() as { port: number }).port;
   }
+  // SIGTERM ends the server at once (a --cpu-prof profile is written on exit).
+  process.once('SIGTERM', () => process.exit(0));
   process.stdout.write(JSON.stringify({ port, token }) + '\n');
 }
 
@@ -109,7 +111,8 @@ async function startServer(kind: ServerKind, root: string): Promise<Started> {
   const dir = join(root, kind);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const args = process.env.COFFRE_BENCH_TSX ? ['--import', 'tsx', serverScript] : [serverScript];
+  const flags = kind.startsWith('coffre') && process.env.BENCH_COFFRE_NODE_FLAGS ? process.env.BENCH_COFFRE_NODE_FLAGS.split(' ') : [];
+  const args = [...flags, ...(process.env.COFFRE_BENCH_TSX ? ['--import', 'tsx', serverScript] : [serverScript])];
   const child = spawn(process.execPath, [...args, '--serve', kind, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -126,7 +129,9 @@ async function startServer(kind: ServerKind, root: string): Promise<Started> {
 
 async function stopServer(s: Started): Promise<void> {
   const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGKILL');
+  s.child.kill('SIGTERM');
+  const kill = setTimeout(() => s.child.kill('SIGKILL'), 5000);
+  kill.unref();
   await exited;
   rmSync(s.dir, { recursive: true, force: true });
 }

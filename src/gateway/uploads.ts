@@ -248,6 +248,17 @@ export class UploadService {
   }
 
   /**
+   * A checkpoint during a PATCH: unless fsync is 'never', the bytes up to `offset` are flushed
+   * first (fdatasync on the upload's file while writing goes on), then the offset is recorded.
+   * Flushing along the way spreads the disk writes over the upload: the flush before
+   * completion then only has the bytes since the last checkpoint to write.
+   */
+  private async checkpoint(row: UploadRow, offset: number, handle: { datasync(): Promise<void> }): Promise<void> {
+    if (this.config.fsync !== 'never') await handle.datasync();
+    await this.persistOffset(row, offset);
+  }
+
+  /**
    * The digest state at the upload's durable offset. In this process it is kept between
    * PATCHes; after a restart (or when another node wrote last) it is rebuilt by hashing the
    * durable prefix of the .bin once. Node's hashes cannot be serialised, and re-reading the
@@ -328,15 +339,17 @@ export class UploadService {
         const bin = this.layout.bin(id);
         const fileHashed = this.hasher.readsFile;
         const onFlushed = (flushed: number) => {
-              // A file hasher reads what reached the file; an inline one saw it in receiveBody.
-              if (fileHashed) state.hash.extendTo(bin, start + flushed);
-              if (verify || checkpointing || flushed - lastCheckpoint < this.config.checkpointBytes) return;
-              checkpointing = true;
-              lastCheckpoint = flushed;
-              checkpoint = this.persistOffset(row, start + flushed, handle)
-                .catch((err) => this.ctx.log.warn({ err, upload: id }, 'checkpoint failed'))
-                .finally(() => (checkpointing = false));
-            };
+          // A file hasher reads what reached the file; an inline one saw it in receiveBody.
+          if (fileHashed) state.hash.extendTo(bin, start + flushed);
+          if (verify || checkpointing || flushed - lastCheckpoint < this.config.checkpointBytes) return;
+          checkpointing = true;
+          lastCheckpoint = flushed;
+          // The flush runs in the background while the body keeps arriving, so the last one
+          // (at completion) only has the tail to write; HEAD's offset moves once it is done.
+          checkpoint = this.checkpoint(row, start + flushed, handle)
+            .catch((err) => this.ctx.log.warn({ err, upload: id }, 'checkpoint failed'))
+            .finally(() => (checkpointing = false));
+        };
         const inline = [...(fileHashed ? [] : [state.hash]), ...(chunkHash ? [chunkHash] : [])];
         const result = await receiveBody(input.body, bin, start, limit, inline, onFlushed);
         await checkpoint;
