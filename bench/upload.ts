@@ -64,6 +64,15 @@ async function runServer(kind: ServerKind, dir: string): Promise<void> {
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     port = (http.address() as { port: number }).port;
   }
+  if (process.env.BENCH_VERBOSE) {
+    // Where the memory is at the RSS peak (heap, off-heap buffers), printed at exit.
+    let peak = process.memoryUsage();
+    setInterval(() => {
+      const m = process.memoryUsage();
+      if (m.rss > peak.rss) peak = m;
+    }, 20).unref();
+    process.once('exit', () => console.error(`${kind} at peak: ${Object.entries(peak).map(([k, v]) => `${k} ${(v / MiB).toFixed(0)}`).join(', ')} MiB`));
+  }
   // SIGTERM ends the server at once (a --cpu-prof profile is written on exit).
   process.once('SIGTERM', () => process.exit(0));
   process.stdout.write(JSON.stringify({ port, token }) + '\n');

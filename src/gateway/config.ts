@@ -42,13 +42,19 @@ export const gatewayConfigSchema = z
      * coffre vs coffre-worker); turn it on where cores are idle. Results are the same.
      */
     hashWorker: z.boolean().default(false),
+    /**
+     * Bytes of a PATCH body gathered before one write to the file; an upload holds at most two
+     * such buffers (one being written, one filling), so memory is about 2 x this x uploads.
+     */
+    writeBuffer: bytes().default(128 * 1024),
     /** During a long PATCH, make the received bytes durable (and visible to HEAD) this often. */
     checkpointBytes: bytes().default(64 * 2 ** 20),
     /**
-     * When received bytes are fsynced: 'completion' (before an upload is announced complete:
-     * what deposit.completed promises survives a power loss; offsets of unfinished uploads
-     * survive kill -9, since the page cache does), 'always' (also at every checkpoint and PATCH
-     * end), 'never'. The .info file and directories are always replaced with fsync.
+     * When received bytes are fsynced: 'completion' (at every checkpoint, in the background
+     * while the body keeps arriving, and before an upload is announced complete: what
+     * deposit.completed promises survives a power loss, and so do checkpointed offsets),
+     * 'always' (also at every PATCH end), 'never'. The .info file and directories are always
+     * replaced with fsync.
      */
     fsync: z.enum(['completion', 'always', 'never']).default('completion'),
     dirMode: mode(0o770),

@@ -351,7 +351,7 @@ export class UploadService {
             .finally(() => (checkpointing = false));
         };
         const inline = [...(fileHashed ? [] : [state.hash]), ...(chunkHash ? [chunkHash] : [])];
-        const result = await receiveBody(input.body, bin, start, limit, inline, onFlushed);
+        const result = await receiveBody(input.body, bin, start, limit, inline, onFlushed, { slabBytes: this.config.writeBuffer });
         await checkpoint;
         const discard = async (error: TusError) => {
           await handle.truncate(start);

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { close, open, writev } from 'node:fs';
+import { close, open, write as writeFd } from 'node:fs';
 import type { RunningDigest } from './hasher.ts';
 
 export interface ReceiveResult {
@@ -12,20 +12,39 @@ export interface ReceiveResult {
 }
 
 export interface ReceiveOptions {
-  /**
-   * Bytes gathered before one write (writev of the socket's chunks). Each write is a hand-off
-   * to the thread pool; one per 64 KiB socket chunk costs a context switch each on a busy host.
-   */
-  batchBytes?: number;
-  /** A batch that has not filled for this long is written as it is. */
+  /** A slab's size: the bytes written at once (one hand-off to the thread pool each). */
+  slabBytes?: number;
+  /** A slab that has not filled for this long is written as it is. */
   idleFlushMs?: number;
 }
 
+const SLAB = 128 * 1024;
+
+/**
+ * Slabs reused across requests. Socket chunks are copied into a slab, then written with one
+ * call: one thread-pool hand-off per slab (128 KiB by default, gateway.writeBuffer) instead of
+ * one per 64 KiB socket chunk, and the socket's chunks die young, so the cheap scavenges can
+ * free them (holding them until written let tens of MiB of read buffers pile up between
+ * collections, which counted in RSS).
+ */
+class SlabPool {
+  private readonly free: Buffer[] = [];
+  constructor(private readonly keep: number) {}
+  take(size: number): Buffer {
+    const slab = this.free.pop();
+    return slab && slab.length === size ? slab : Buffer.allocUnsafeSlow(size);
+  }
+  release(slab: Buffer): void {
+    if (this.free.length < this.keep) this.free.push(slab);
+  }
+}
+
+const slabs = new SlabPool(16);
+
 /**
  * Streams a request body into the file at `start`, feeding every byte to the inline hashes.
- * Socket chunks are gathered into batches written with one writev each; while a batch is being
- * written the next one fills, and the socket pauses when that one is full too, so at most two
- * batches per upload are held in memory (back-pressure does the rest). When the client drops,
+ * While one slab is being written the next one fills; when that one is full too the socket
+ * pauses, so an upload holds at most two slabs (plus one socket chunk). When the client drops,
  * every byte already received is still written before this returns, so the upload keeps them.
  * `onFlushed(total)` runs as bytes reach the file (for checkpoints).
  */
@@ -38,7 +57,7 @@ export function receiveBody(
   onFlushed?: (flushed: number) => void,
   options: ReceiveOptions = {},
 ): Promise<ReceiveResult> {
-  const batchBytes = options.batchBytes ?? 256 * 1024;
+  const slabBytes = options.slabBytes ?? SLAB;
   const idleFlushMs = options.idleFlushMs ?? 5;
   return new Promise((resolve, reject) => {
     // Its own descriptor: fsync on another descriptor of the same file flushes these bytes too.
@@ -51,15 +70,19 @@ export function receiveBody(
     let writing = false;
     let settled = false;
     let failed: Error | undefined;
-    let batch: Buffer[] = [];
-    let batchSize = 0;
-    // A batch that stops filling (a slow client, the body's last bytes) is written anyway soon
-    // after, so the bytes reach the file and checkpoints while the client is still sending.
+    let slab: Buffer | undefined;
+    let filled = 0;
+    // The rest of a chunk that found both slabs busy (the socket is paused meanwhile).
+    let spill: Buffer | undefined;
+    // A slab that stops filling (a slow client, the body's last bytes) is written soon after
+    // anyway, so the bytes reach the file and checkpoints while the client is still sending.
     let idle: NodeJS.Timeout | undefined;
 
     const settle = () => {
-      if (settled || writing || (!failed && (!ended || batchSize > 0))) return;
+      if (settled || writing || (!failed && (!ended || filled > 0 || spill))) return;
       settled = true;
+      if (idle) clearTimeout(idle);
+      if (slab) slabs.release(slab);
       const done = () => (failed ? reject(failed) : resolve({ received, aborted, overflow }));
       if (fd === undefined) return done();
       close(fd, (err) => {
@@ -70,7 +93,6 @@ export function receiveBody(
 
     const fail = (err: Error) => {
       if (failed) return;
-      if (idle) clearTimeout(idle);
       failed = err;
       ended = true;
       req.off('data', onData);
@@ -78,9 +100,27 @@ export function receiveBody(
       settle();
     };
 
+    /** Copies bytes into slabs; what does not fit waits in `spill` (the socket is paused). */
+    const append = (chunk: Buffer) => {
+      while (chunk.length > 0) {
+        slab ??= slabs.take(slabBytes);
+        const n = chunk.copy(slab, filled);
+        filled += n;
+        chunk = chunk.subarray(n);
+        if (filled === slab.length) {
+          if (writing || fd === undefined) {
+            if (chunk.length > 0) spill = chunk;
+            req.pause();
+            return;
+          }
+          write();
+        }
+      }
+    };
+
     const write = (force = false) => {
-      if (writing || failed || fd === undefined || batchSize === 0) return;
-      if (batchSize < batchBytes && !ended && !force) {
+      if (writing || failed || fd === undefined || filled === 0) return;
+      if (filled < slab!.length && !ended && !force) {
         idle ??= setTimeout(() => {
           idle = undefined;
           write(true);
@@ -89,18 +129,24 @@ export function receiveBody(
       }
       if (idle) clearTimeout(idle);
       idle = undefined;
-      const chunks = batch;
-      const n = batchSize;
-      batch = [];
-      batchSize = 0;
+      const out = slab!;
+      const n = filled;
+      slab = undefined;
+      filled = 0;
       writing = true;
-      writev(fd, chunks, start + flushed, (err, written) => {
+      writeFd(fd, out, 0, n, start + flushed, (err, written) => {
         writing = false;
+        slabs.release(out);
         if (err) return fail(err);
         if (written !== n) return fail(new Error(`short write: ${written} of ${n} bytes`));
         flushed += n;
         onFlushed?.(flushed);
-        if (!ended && req.isPaused()) req.resume();
+        if (spill) {
+          const rest = spill;
+          spill = undefined;
+          append(rest);
+        }
+        if (!ended && !spill && req.isPaused()) req.resume();
         write();
         settle();
       });
@@ -124,11 +170,8 @@ export function receiveBody(
       if (chunk.length > 0) {
         for (const h of hashes) h.update(chunk);
         received += chunk.length;
-        batch.push(chunk);
-        batchSize += chunk.length;
+        append(chunk);
         write();
-        // One batch in flight and one full behind it: wait for the disk.
-        if ((writing || fd === undefined) && batchSize >= batchBytes) req.pause();
       }
       if (overflow) finish(false);
     };
@@ -137,7 +180,7 @@ export function receiveBody(
       if (err) return fail(err);
       fd = opened;
       write();
-      if (!ended && req.isPaused()) req.resume();
+      if (!ended && !spill && req.isPaused()) req.resume();
       settle();
     });
     req.on('data', onData);
