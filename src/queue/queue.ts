@@ -199,6 +199,8 @@ export class JobQueue {
         resolve();
       };
       const timer = setTimeout(done, ms);
+      // Waiting never keeps a process alive on its own (the server or the CLI command does).
+      timer.unref();
       this.local.once('wake', done);
       signal?.addEventListener('abort', done, { once: true });
     });

@@ -89,6 +89,7 @@ export class Worker {
     const renew = setInterval(() => {
       queue.renew(job).then((ok) => ok || log.warn({ job: job.key }, 'lease lost; another worker runs this job'), () => {});
     }, Math.max(200, queue.options.leaseTtlMs / 3));
+    renew.unref();
     try {
       let result: BatchResult;
       if (job.attempts > this.deps.maxAttempts) {

@@ -7,7 +7,7 @@ import { sampleSeda, sampleBag, writePackage } from '../fixtures/packages.ts';
 import type { StorageEngine } from '../../src/storage/index.ts';
 import { showLifecycle } from '../../src/logbook/index.ts';
 import { submit, waitForOperation, journalTrail } from './helpers.ts';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { DEFAULT_INGEST_WORKFLOW_FILE } from '../../src/ingest/workflow/definition.ts';
 
 describe('default ingest workflow (real storage, journals, SIP)', () => {
@@ -53,6 +53,14 @@ describe('default ingest workflow (real storage, journals, SIP)', () => {
     const report = JSON.parse(op.report!);
     assert.equal(report.status, 'OK');
     assert.match(op.reply_xml!, /<ReplyCode>OK<\/ReplyCode>/);
+  });
+
+  test('the workspace is removed once an operation ends (unless ingest.keepWorkspace)', async () => {
+    const pkg = await writePackage(join(dir.path, 'ok2.zip'), sampleSeda('2.1'));
+    const id = await submit(platform, pkg);
+    await waitForOperation(platform.ctx.cdb, id);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(existsSync(join(platform.ctx.config.dataDir, 'workspace', id)), false);
   });
 });
 
@@ -122,17 +130,4 @@ describe('idempotent batches', () => {
     }
   });
 
-  test('the workspace is removed once an operation ends (unless ingest.keepWorkspace)', async () => {
-    const p2 = await startTestPlatform('sqlite');
-    try {
-      const pkg = await writePackage(join(dir.path, 'ok2.zip'), sampleSeda('2.1'));
-      const id = await submit(p2, pkg);
-      await waitForOperation(p2.ctx.cdb, id);
-      await new Promise((r) => setTimeout(r, 100));
-      const { existsSync } = await import('node:fs');
-      assert.equal(existsSync(join(p2.ctx.config.dataDir, 'workspace', id)), false);
-    } finally {
-      await p2.close();
-    }
-  });
 });

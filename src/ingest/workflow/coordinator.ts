@@ -145,6 +145,7 @@ export class Coordinator {
     const renew = setInterval(() => {
       tryAcquireLock(cdb.db, `operation:${id}`, this.id, this.deps.leaseTtlMs).catch(() => {});
     }, Math.max(200, this.deps.leaseTtlMs / 3));
+    renew.unref();
     try {
       await this.drive(id);
     } catch (err) {
