@@ -14,9 +14,10 @@ export class DriverLoadError extends Error {
   override name = 'DriverLoadError';
 }
 
-const BUILT_IN_LAZY: Record<string, string> = {
-  s3: './drivers/s3/index.ts',
-  swift: './drivers/swift/index.ts',
+// Literal import() calls, so that a bundler (the benchmarks' esbuild build) carries them too.
+const BUILT_IN_LAZY: Record<string, { path: string; load: () => Promise<Record<string, unknown>> }> = {
+  s3: { path: 'src/storage/drivers/s3/index.ts', load: () => import('./drivers/s3/index.ts') },
+  swift: { path: 'src/storage/drivers/swift/index.ts', load: () => import('./drivers/swift/index.ts') },
 };
 
 const CAPABILITIES = ['ranges', 'capacity', 'cachedDigest', 'writeLog', 'watch'] as const;
@@ -36,10 +37,10 @@ export function contractFault(value: unknown, expectedName?: string): string | u
   return undefined;
 }
 
-async function importDriver(specifier: string, label: string, expectedName: string): Promise<Driver> {
+async function importDriver(specifier: string | (() => Promise<Record<string, unknown>>), label: string, expectedName: string): Promise<Driver> {
   let mod: Record<string, unknown>;
   try {
-    mod = await import(specifier);
+    mod = typeof specifier === 'string' ? await import(specifier) : await specifier();
   } catch (err) {
     throw new DriverLoadError(`driver "${expectedName}": cannot load module ${label}: ${(err as Error).message.split('\n')[0]}`);
   }
@@ -73,7 +74,7 @@ export class DriverRegistry {
       if (this.drivers.has(name)) continue;
       const lazy = BUILT_IN_LAZY[name];
       if (!lazy) throw new DriverLoadError(`no driver named "${name}": built-in drivers are fs, s3 and swift; others must be listed under storage.drivers`);
-      this.drivers.set(name, await importDriver(new URL(lazy, import.meta.url).href, lazy.replace('./', 'src/storage/'), name));
+      this.drivers.set(name, await importDriver(lazy.load, lazy.path, name));
     }
   }
 

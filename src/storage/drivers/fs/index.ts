@@ -137,20 +137,22 @@ async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
 }
 
 // One write log per offer folder in this process, shared by every connection to it.
-const logs = new Map<string, { log: WriteLog; users: number }>();
+// So are the folders known to exist (a connection pool of 16 would otherwise mkdir each one 16 times).
+const logs = new Map<string, { log: WriteLog; users: number; knownDirs: Set<string> }>();
 
 class FsConnection implements Connection {
   private readonly root: string;
   private readonly log: WriteLog;
-  private readonly knownDirs = new Set<string>();
+  private readonly knownDirs: Set<string>;
   private closed = false;
 
   constructor(readonly offer: Readonly<OfferDefinition>, root: string) {
     this.root = root;
     let shared = logs.get(root);
-    if (!shared) logs.set(root, (shared = { log: new WriteLog(offerMetaDir(root)), users: 0 }));
+    if (!shared) logs.set(root, (shared = { log: new WriteLog(offerMetaDir(root)), users: 0, knownDirs: new Set() }));
     shared.users++;
     this.log = shared.log;
+    this.knownDirs = shared.knownDirs;
   }
 
   private err(err: unknown, what: string) {
@@ -186,15 +188,17 @@ class FsConnection implements Connection {
   /**
    * Creates the object's folder; returns the folders whose entry lists changed and must be
    * fsync'd with the object's own folder (all at once, so that the journal commits them together).
+   * A folder counts as known only once a write through it was made durable (see put): until
+   * then, a write that finds it already there (made by a write still in flight) fsyncs its parent
+   * too, since flushes overlap and its own may end first.
    */
   private async ensureDir(dir: string): Promise<string[]> {
     if (this.knownDirs.has(dir)) return [];
     const created = await mkdir(dir, { recursive: true });
+    if (!created) return [dirname(dir)];
     const parents: string[] = [];
     // Every folder created, from the first one down to `dir`, is a new entry in its parent.
-    if (created) for (let d = dir; d.length >= created.length; d = dirname(d)) parents.push(dirname(d));
-    if (this.knownDirs.size > 10_000) this.knownDirs.clear();
-    this.knownDirs.add(dir);
+    for (let d = dir; d.length >= created.length; d = dirname(d)) parents.push(dirname(d));
     return parents;
   }
 
@@ -255,6 +259,10 @@ class FsConnection implements Connection {
       tmpExists = false;
       // The folder entries and the log line become durable together, batched with other writes.
       await this.log.append({ container, id, action: 'write', at: new Date().toISOString() }, [paths.dir, ...newDirs]);
+      if (newDirs.length) {
+        if (this.knownDirs.size > 10_000) this.knownDirs.clear();
+        this.knownDirs.add(paths.dir);
+      }
       return { size, digest, alreadyExisted: false };
     } catch (err) {
       body.destroy();
