@@ -47,6 +47,12 @@ export const gatewayConfigSchema = z
      * such buffers (one being written, one filling), so memory is about 2 x this x uploads.
      */
     writeBuffer: bytes().default(128 * 1024),
+    /**
+     * Unless fsync is 'never', flush received bytes to disk this often during a PATCH, in the
+     * background while the body keeps arriving: the flush before completion then only has the
+     * tail to write, and the disk works while the network does.
+     */
+    syncBytes: bytes().default(8 * 2 ** 20),
     /** During a long PATCH, make the received bytes durable (and visible to HEAD) this often. */
     checkpointBytes: bytes().default(64 * 2 ** 20),
     /**

@@ -248,17 +248,6 @@ export class UploadService {
   }
 
   /**
-   * A checkpoint during a PATCH: unless fsync is 'never', the bytes up to `offset` are flushed
-   * first (fdatasync on the upload's file while writing goes on), then the offset is recorded.
-   * Flushing along the way spreads the disk writes over the upload: the flush before
-   * completion then only has the bytes since the last checkpoint to write.
-   */
-  private async checkpoint(row: UploadRow, offset: number, handle: { datasync(): Promise<void> }): Promise<void> {
-    if (this.config.fsync !== 'never') await handle.datasync();
-    await this.persistOffset(row, offset);
-  }
-
-  /**
    * The digest state at the upload's durable offset. In this process it is kept between
    * PATCHes; after a restart (or when another node wrote last) it is rebuilt by hashing the
    * durable prefix of the .bin once. Node's hashes cannot be serialised, and re-reading the
@@ -333,26 +322,36 @@ export class UploadService {
       try {
         // Checkpoints only when the chunk needs no verification: unverified bytes never count.
         const verify = Boolean(checksum || input.trailerChecksum);
-        let checkpoint: Promise<void> = Promise.resolve();
-        let checkpointing = false;
+        let background: Promise<void> = Promise.resolve();
+        let busy = false;
+        let lastSync = 0;
         let lastCheckpoint = 0;
         const bin = this.layout.bin(id);
         const fileHashed = this.hasher.readsFile;
+        const syncing = this.config.fsync !== 'never';
         const onFlushed = (flushed: number) => {
           // A file hasher reads what reached the file; an inline one saw it in receiveBody.
           if (fileHashed) state.hash.extendTo(bin, start + flushed);
-          if (verify || checkpointing || flushed - lastCheckpoint < this.config.checkpointBytes) return;
-          checkpointing = true;
-          lastCheckpoint = flushed;
-          // The flush runs in the background while the body keeps arriving, so the last one
-          // (at completion) only has the tail to write; HEAD's offset moves once it is done.
-          checkpoint = this.checkpoint(row, start + flushed, handle)
+          if (busy) return;
+          const due = (!verify && flushed - lastCheckpoint >= this.config.checkpointBytes) || (syncing && flushed - lastSync >= this.config.syncBytes);
+          if (!due) return;
+          busy = true;
+          lastSync = flushed;
+          // The flush runs in the background while the body keeps arriving, so the one before
+          // completion only has the tail to write. The offset (HEAD's) is recorded at
+          // checkpoints only, after a flush that covers it.
+          background = (async () => {
+            if (syncing) await handle.datasync();
+            if (verify || flushed - lastCheckpoint < this.config.checkpointBytes) return;
+            lastCheckpoint = flushed;
+            await this.persistOffset(row, start + flushed);
+          })()
             .catch((err) => this.ctx.log.warn({ err, upload: id }, 'checkpoint failed'))
-            .finally(() => (checkpointing = false));
+            .finally(() => (busy = false));
         };
         const inline = [...(fileHashed ? [] : [state.hash]), ...(chunkHash ? [chunkHash] : [])];
         const result = await receiveBody(input.body, bin, start, limit, inline, onFlushed, { slabBytes: this.config.writeBuffer });
-        await checkpoint;
+        await background;
         const discard = async (error: TusError) => {
           await handle.truncate(start);
           chunkHash?.drop();
