@@ -2,8 +2,9 @@
  * Upload benchmark: tus-js-client (in this process) against three servers, each in its own
  * child process so that its RSS can be sampled:
  *   (a) coffre      the gateway (auth, SHA-256 of every byte, .info, SQLite, outbox), with its
- *                   default fsync of the data before announcing completion; coffre-nofsync is
- *                   the same without that fsync, the durability the two peers give;
+ *                   default durability: data flushed in the background every 8 MiB while the
+ *                   body arrives and before completion is announced; coffre-nofsync is the same
+ *                   without any fsync of the data, the durability the two peers give;
  *                   coffre-worker hashes in a worker thread (gateway.hashWorker).
  *   (b) @tus/server with @tus/file-store (no auth, no digest)
  *   (c) plain       a Node HTTP server that answers just enough tus for tus-js-client and
@@ -249,7 +250,7 @@ async function main() {
         });
       }
     }
-    report('upload', { rounds, workloads: workloads.map((w) => ({ name: w.name, bytes: w.size, count: w.count })), client: 'tus-js-client (one PATCH per upload)', runtime: process.env.COFFRE_BENCH_TSX ? 'tsx' : 'esbuild bundle under node', hashing: 'coffre: sha256 of every byte on the event loop, fsync of the data at completion; coffre-nofsync: no fsync; coffre-worker: hash in a worker thread' }, rows);
+    report('upload', { rounds, workloads: workloads.map((w) => ({ name: w.name, bytes: w.size, count: w.count })), client: 'tus-js-client (one PATCH per upload)', runtime: process.env.COFFRE_BENCH_TSX ? 'tsx' : 'esbuild bundle under node', hashing: 'coffre: sha256 of every byte on the event loop, fdatasync of the data every 8 MiB in the background and at completion; coffre-nofsync: no fsync; coffre-worker: hash in a worker thread' }, rows);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
