@@ -37,9 +37,11 @@ export const gatewayConfigSchema = z
     /** Whole-file digest computed while receiving and written to .info and deposit.completed. */
     digestAlgorithm: z.enum(digestAlgorithms).default('sha256'),
     /**
-     * Hash in a worker thread, off the event loop. Off by default: on a busy 2-core host the
-     * copy to the worker costs more CPU and ~12 MB more memory than it saves (bench/upload.ts,
-     * coffre vs coffre-worker); turn it on where cores are idle. Results are the same.
+     * Hash in a worker thread, off the event loop (it reads the bytes back from the page
+     * cache). Off by default: on a busy 2-core host with the client on the same machine there
+     * is no idle core for it, and it measured slower for one large upload and ~20 MB heavier
+     * (bench/upload.ts, coffre vs coffre-worker); turn it on where a core is free. Results
+     * are the same either way.
      */
     hashWorker: z.boolean().default(false),
     /**
