@@ -25,7 +25,7 @@ import {
   type WriteLogEntry,
 } from '../../contract.ts';
 import { toStorageError } from './errors.ts';
-import { hashStream, MeasuringStream } from './hashing.ts';
+import { hashStream, MeasuringStream } from '../stream-measure.ts';
 import { KeyScheme } from './names.ts';
 import type { S3Parameters } from './params.ts';
 

@@ -16,7 +16,7 @@ import {
 } from '../../contract.ts';
 import type { Authenticator } from './auth.ts';
 import { networkError, statusError } from './errors.ts';
-import { hashStream, MeasuringStream } from './hashing.ts';
+import { hashStream, MeasuringStream } from '../stream-measure.ts';
 import { drain, header, readText, type HttpClient, type HttpResponse } from './http.ts';
 import { checkContainer, checkId, encodePath } from './names.ts';
 import type { SwiftParameters } from './params.ts';

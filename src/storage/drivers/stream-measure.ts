@@ -1,7 +1,9 @@
-// Same streaming measure as the s3 driver's (each driver module depends only on the contract).
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { StorageError, type DigestAlgorithm } from '../../contract.ts';
+import { StorageError, type DigestAlgorithm } from '../contract.ts';
+
+// Shared by the s3 and swift drivers (remote offers: they hash what they send, since the digest
+// they report must come from their own pass, see PutRequest.sourceDigest). Depends only on the contract.
 
 /**
  * Passes bytes through while hashing and counting them; fails the stream as soon as the body is
