@@ -30,6 +30,7 @@ test('fs layout: container/xx/yy/id from a hash of the id, digest kept in a link
     assert.deepEqual(readdirSync(leaf).sort(), [`.abc.sha512.${digest}`, 'abc']);
     assert.equal(statSync(join(leaf, `.abc.sha512.${digest}`)).ino, statSync(join(leaf, 'abc')).ino, 'a second name of the same inode');
     assert.equal(objectPaths(dir.path, 'objects', 'abc').file, join(leaf, 'abc'));
+    assert.deepEqual(readdirSync(join(dir.path, '.coffre-offer', 'tmp')), [], 'the temp file became the digest link');
   } finally {
     await conn.close();
     dir.cleanup();

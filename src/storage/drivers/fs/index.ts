@@ -56,6 +56,9 @@ function fsError(err: unknown, what: string, offerId: string): StorageError {
   return new StorageError('IO', msg, IO_RETRYABLE.has(code), offerId, { cause: err });
 }
 
+/** Where writes are staged before their object's name appears (inside the offer's own folder). */
+const tmpDirOf = (root: string) => join(offerMetaDir(root), 'tmp');
+
 const rootOf = (offer: OfferDefinition): string => {
   const p = offer.parameters.path;
   if (typeof p !== 'string' || !p) throw new StorageError('BAD_REQUEST', `offer ${offer.id}: the fs driver needs a "path" parameter`, false, offer.id);
@@ -217,10 +220,13 @@ class FsConnection implements Connection {
       body.destroy();
       throw err;
     }
-    const tmp = join(paths.dir, `.${id}.${randomBytes(6).toString('hex')}.tmp`);
+    // The temp file lives in the offer's own temp folder (same filesystem, always there), so the
+    // object's folder can be made while the bytes are written and synced, not before.
+    const tmp = join(tmpDirOf(this.root), `${container}.${id}.${randomBytes(6).toString('hex')}.tmp`);
     let tmpExists = false;
+    const dirReady = this.ensureDir(paths.dir);
+    dirReady.catch(() => {}); // awaited below, unless the write fails first
     try {
-      const newDirs = await this.ensureDir(paths.dir);
       // Creating the inode can wait on the filesystem journal: off the main thread.
       const fd = await openFd(tmp, 'wx', 0o644);
       tmpExists = true;
@@ -243,6 +249,7 @@ class FsConnection implements Connection {
         closeSync(fd);
       }
       const digest = hash ? hash.digest('hex') : await sourceDigest!;
+      const newDirs = await dirReady;
       try {
         linkSync(tmp, paths.file);
       } catch (err) {
@@ -454,6 +461,7 @@ export const driver: Driver = {
     try {
       const created = await mkdir(root, { recursive: true });
       if (created) await fsyncDir(dirname(root));
+      await mkdir(tmpDirOf(root), { recursive: true });
       await access(root, constants.W_OK | constants.R_OK);
     } catch (err) {
       throw new StorageError('UNAVAILABLE', `offer ${offer.id}: cannot use folder ${root}: ${(err as Error).message}`, true, offer.id, { cause: err });

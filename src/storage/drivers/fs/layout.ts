@@ -8,7 +8,8 @@ import { StorageError } from '../../contract.ts';
  * Beside each object, its digest: Node cannot set extended attributes without a native module,
  * so the digest is kept in the name of a second hard link to the object's inode,
  * `.<id>.<algorithm>.<hex>` (a sidecar that costs no inode and no data block and cannot be torn;
- * it is trusted only while it points to the object's inode). While writing: `.<id>.<random>.tmp`.
+ * it is trusted only while it points to the object's inode). While writing: the offer's temp folder
+ * `.coffre-offer/tmp/<container>.<id>.<random>.tmp` (same filesystem; linked into place once synced).
  * Names starting with '.' are never valid ids or containers, so they never clash with objects.
  */
 
