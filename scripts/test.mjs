@@ -25,9 +25,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.COFFRE_TEST_CONCURRENCY ?? '2';
+// A test that hangs fails after this long instead of holding the whole run.
+const timeoutMs = process.env.COFFRE_TEST_TIMEOUT_MS ?? String(10 * 60_000);
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...files],
+  ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...files],
   { stdio: 'inherit' },
 );
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
