@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import yauzl from 'yauzl';
+import Sqlite from 'better-sqlite3';
 import { report, rssSampler } from './lib/report.ts';
 import { makeSedaPackage } from '../test/fixtures/packages.ts';
 import { loadConfig } from '../src/config/index.ts';
@@ -47,7 +48,9 @@ function rssOf(pid: number): number {
 }
 
 async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/coffre.js', 'serve', '--data-dir', dataDir, '--port', String(port)], {
+  // BENCH_COFFRE_NODE_FLAGS: node flags for the server only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const flags = process.env.BENCH_COFFRE_NODE_FLAGS ? process.env.BENCH_COFFRE_NODE_FLAGS.split(' ') : [];
+  const child = spawn(process.execPath, [...flags, 'bin/coffre.js', 'serve', '--data-dir', dataDir, '--port', String(port)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, COFFRE_LOG_LEVEL: 'warn' },
   });
@@ -113,6 +116,20 @@ async function baseline(pkg: string, dest: string): Promise<number> {
   return performance.now() - t0;
 }
 
+/** With BENCH_VERBOSE: each step's duration, from the operation row (steps' startedAt/endedAt). */
+function printSteps(dataDir: string, id: string) {
+  if (!process.env.BENCH_VERBOSE) return;
+  const db = new Sqlite(join(dataDir, 'coffre.db'), { readonly: true });
+  try {
+    const row = db.prepare('select steps from ingest_operation where id = ?').get(id) as { steps: string } | undefined;
+    for (const s of JSON.parse(row?.steps ?? '[]') as Array<{ name: string; startedAt?: string; endedAt?: string }>) {
+      if (s.startedAt && s.endedAt) console.log(`  ${s.name.padEnd(32)} ${((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2)} s`);
+    }
+  } finally {
+    db.close();
+  }
+}
+
 /** Where the time went: upload (until the operation exists) and the workflow (created → ended). */
 async function breakdown(url: string, token: string, id: string, t0: number, totalMs: number) {
   const r = await fetch(`${url}/api/v1/operations/${id}`, { headers: { authorization: `Bearer ${token}` } });
@@ -137,6 +154,7 @@ async function main() {
     console.log(`case 1: ${SMALL_N} objects of 4 KiB …`);
     const s = await runIngest(small, url, token);
     const sParts = await breakdown(url, token, s.out.operationId, s.startedAt, s.ms);
+    printSteps(dataDir, s.out.operationId);
     const sBase = await baseline(small, join(root, 'base-small'));
     rmSync(join(root, 'base-small'), { recursive: true, force: true });
     rows.push({
@@ -148,6 +166,7 @@ async function main() {
     console.log(`case 2: 4 objects of ${LARGE_MIB} MiB …`);
     const l = await runIngest(large, url, token);
     const lParts = await breakdown(url, token, l.out.operationId, l.startedAt, l.ms);
+    printSteps(dataDir, l.out.operationId);
     const lBase = await baseline(large, join(root, 'base-large'));
     rmSync(join(root, 'base-large'), { recursive: true, force: true });
     const mib = (4 * LARGE_MIB);

@@ -49,6 +49,11 @@ export interface WorkspaceFiles {
   path(relativePath: string): string;
   openRead(relativePath: string): Promise<Readable>;
   size(relativePath: string): Promise<number>;
+  /**
+   * Where a package file's bytes are: `size` bytes from `start` in `file` — the file itself, or
+   * the package for an entry left in it (large STORED zip entries are not copied).
+   */
+  locate(relativePath: string): Promise<{ file: string; start: number; size: number }>;
 }
 
 /** Where a plugin leaves results for later steps and for the report. */

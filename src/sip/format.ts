@@ -101,11 +101,12 @@ function isPlainText(head: Buffer): boolean {
 }
 
 /** Reads the first bytes of a file and identifies it. */
-export async function identifyFile(path: string): Promise<FormatIdentity | undefined> {
+export async function identifyFile(path: string, start = 0, size = Infinity): Promise<FormatIdentity | undefined> {
   const handle = await open(path, 'r');
   try {
-    const head = Buffer.alloc(FORMAT_SNIFF_BYTES);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    // A range of a larger file (an entry left in its package): never read past its end.
+    const head = Buffer.alloc(Math.max(0, Math.min(FORMAT_SNIFF_BYTES, size)));
+    const { bytesRead } = await handle.read(head, 0, head.length, start);
     return identifyFormat(head.subarray(0, bytesRead));
   } finally {
     await handle.close();

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { SipError, type SipLocation } from './errors.ts';
 import { JsonBuilder } from './xmljson.ts';
@@ -62,7 +63,7 @@ type Capture = { builder: JsonBuilder; done: (json: JsonObject) => void };
  * Streams manifest.xml through saxes once: no DOM, no DTD (a DOCTYPE is refused, so no entity
  * is ever expanded or fetched), and builds the raw declarations the checks work on.
  */
-export async function parseSedaManifest(path: string, file: string, limits: ParseLimits): Promise<ParsedManifest> {
+export async function parseSedaManifest(source: string | { file: string; start: number; size: number }, file: string, limits: ParseLimits): Promise<ParsedManifest> {
   const parser = new SaxesParser({ xmlns: true, position: true });
   const at = (element?: string, id?: string): SipLocation => ({ file, line: parser.line, element, id });
   const stack: string[] = [];
@@ -177,7 +178,8 @@ export async function parseSedaManifest(path: string, file: string, limits: Pars
     else if (tag.local === 'DataObjectGroup') currentGroup = undefined;
   });
 
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 });
+  const src = typeof source === 'string' ? { file: source, start: 0, size: Infinity } : source;
+  const stream = src.size === 0 ? Readable.from([]) : createReadStream(src.file, { encoding: 'utf8', start: src.start, end: src.size === Infinity ? undefined : src.start + src.size - 1, highWaterMark: 256 * 1024 });
   try {
     for await (const chunk of stream) parser.write(chunk as string);
     parser.close();

@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import type { FileLocation } from '../workspace/index.ts';
 import { checkEntryName, type UnpackResult, type Workspace, type WorkspaceFile } from '../workspace/index.ts';
 import { IssueCollector, SipError, type SipLocation } from './errors.ts';
 import { ensureDigests, SEDA_DIGEST_ALGORITHMS, sedaAlgorithm } from './digests.ts';
@@ -13,17 +14,35 @@ const usageOf = (version: string | undefined) => version?.replace(/_\d+$/, '');
 
 /** Reads, validates and checks a SEDA package already unpacked in the workspace. */
 export async function readSedaPackage(workspace: Workspace, listing: UnpackResult, manifestPath: string, options: Required<ReadPackageOptions>): Promise<SipPackage> {
-  const path = workspace.resolve(manifestPath);
-  const size = (await stat(path)).size;
+  // The manifest's bytes: its workspace file, or its range of the package (a large STORED entry).
+  const at = await workspace.locate(manifestPath);
+  const size = at.size;
   if (size > options.maxManifestSize) {
     throw SipError.of('MANIFEST_TOO_LARGE', `manifest of ${size} bytes is larger than the ${options.maxManifestSize} accepted`, { file: manifestPath });
   }
-  const parsed = await parseSedaManifest(path, manifestPath, options);
+  const parsed = await parseSedaManifest(at, manifestPath, options);
   if (options.validateSchema) {
-    const issues = await validateSedaSchema(await readFile(path), manifestPath, parsed.version, options.standardsDir);
+    const issues = await validateSedaSchema(await readRange(at), manifestPath, parsed.version, options.standardsDir);
     if (issues.length > 0) throw new SipError(issues.slice(0, 100));
   }
   return checkManifest(workspace, listing, manifestPath, parsed, options);
+}
+
+/** The bytes of a located file (the manifest: bounded by maxManifestSize before this is called). */
+async function readRange(at: FileLocation): Promise<Buffer> {
+  const handle = await open(at.file, 'r');
+  try {
+    const buf = Buffer.alloc(at.size);
+    let done = 0;
+    while (done < at.size) {
+      const { bytesRead } = await handle.read(buf, done, at.size - done, at.start + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return buf.subarray(0, done);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function checkManifest(workspace: Workspace, listing: UnpackResult, manifestPath: string, parsed: ParsedManifest, options: Required<ReadPackageOptions>): Promise<SipPackage> {

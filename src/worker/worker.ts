@@ -178,6 +178,7 @@ export class Worker {
         path: (rel) => ws.resolve(rel),
         openRead: (rel) => ws.openRead(rel),
         size: (rel) => ws.size(rel),
+        locate: (rel) => ws.locate(rel),
       },
       output: {
         write: async (name, data) => void (await ws.writeOutput(name, data)),

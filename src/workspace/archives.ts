@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import tar from 'tar-stream';
 import { WorkspaceError } from './errors.ts';
@@ -52,8 +52,12 @@ function zipEntryType(entry: yauzl.Entry, name: string): EntryType {
   return 'special';
 }
 
-/** Streams every entry of a zip into the sink, one at a time (never a whole entry in memory). */
-export async function unpackZip(path: string, sink: UnpackSink, maxEntries: number): Promise<void> {
+/**
+ * Streams every entry of a zip into the sink, one at a time (never a whole entry in memory).
+ * STORED (uncompressed) entries of at least `inPackageMinSize` bytes are not copied: they stay in
+ * the package, read once by range to be counted and digested (see UnpackSink.keepInPackage).
+ */
+export async function unpackZip(path: string, sink: UnpackSink, maxEntries: number, inPackageMinSize = Infinity): Promise<void> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(path, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: false });
@@ -76,6 +80,10 @@ export async function unpackZip(path: string, sink: UnpackSink, maxEntries: numb
         await sink.makeDirectory(name);
         continue;
       }
+      if (entry.compressionMethod === 0 && entry.uncompressedSize >= inPackageMinSize) {
+        await keepStoredEntry(path, entry, name, raw, sink);
+        continue;
+      }
       let stream: Readable;
       try {
         stream = await openZipEntry(zip, entry);
@@ -91,6 +99,37 @@ export async function unpackZip(path: string, sink: UnpackSink, maxEntries: numb
     }
   } finally {
     zip.close();
+  }
+}
+
+/** Where a STORED entry's bytes start: after its local header (signature checked). */
+async function storedDataOffset(path: string, entry: yauzl.Entry, raw: string): Promise<number> {
+  const handle = await openFile(path, 'r');
+  try {
+    const header = Buffer.alloc(30);
+    const { bytesRead } = await handle.read(header, 0, 30, entry.relativeOffsetOfLocalHeader);
+    if (bytesRead < 30 || header.readUInt32LE(0) !== 0x04034b50) {
+      throw new WorkspaceError('CORRUPT_ARCHIVE', 'unreadable archive: invalid local file header', raw);
+    }
+    return entry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function keepStoredEntry(path: string, entry: yauzl.Entry, name: string, raw: string, sink: UnpackSink): Promise<void> {
+  if (entry.compressedSize !== entry.uncompressedSize) {
+    throw new WorkspaceError('CORRUPT_ARCHIVE', `unreadable archive: a stored entry of ${entry.uncompressedSize} bytes occupies ${entry.compressedSize}`, raw);
+  }
+  const offset = await storedDataOffset(path, entry, raw);
+  const size = entry.uncompressedSize;
+  // The range ends where the header says; a truncated package yields fewer bytes (refused).
+  const stream = size === 0 ? Readable.from([]) : createReadStream(path, { start: offset, end: offset + size - 1, highWaterMark: 1024 * 1024 });
+  try {
+    await sink.keepInPackage(name, stream, offset, size);
+  } catch (err) {
+    stream.destroy();
+    throw corrupt(err, raw);
   }
 }
 

@@ -41,6 +41,12 @@ export const workspaceConfigSchema = z
      * keeps the page cache, and every later step re-digests what it reads from the workspace.
      */
     fsync: z.boolean().default(false),
+    /**
+     * STORED (uncompressed) zip entries at least this large stay in the package: they are read
+     * once by range to be checked and digested, and later steps read them by range, instead of
+     * being copied into the workspace. 0 copies every entry.
+     */
+    inPackageMinSize: bytes().default(2 ** 20),
     unpack: unpackLimitsSchema.prefault({}),
   })
   .prefault({});

@@ -27,4 +27,4 @@ export {
 export { checkEntryName, isSafeEntryName } from './names.ts';
 export { DIGEST_ALGORITHMS, type DigestAlgorithm, type WorkspaceFile } from './sink.ts';
 export { detectArchiveKind, type ArchiveKind } from './archives.ts';
-export { Workspaces, Workspace, type UnpackOptions, type UnpackResult } from './workspace.ts';
+export { Workspaces, Workspace, type UnpackOptions, type UnpackResult, type FileLocation } from './workspace.ts';

@@ -13,6 +13,11 @@ export interface WorkspaceFile {
   path: string;
   size: number;
   digests: Partial<Record<DigestAlgorithm, string>>;
+  /**
+   * Set when the file was left inside the package (a STORED zip entry): its bytes are
+   * `size` bytes at this offset of the package file, read by range instead of copied.
+   */
+  inPackage?: { offset: number };
 }
 
 export type EntryType = 'file' | 'directory' | 'link' | 'special';
@@ -89,30 +94,55 @@ export class UnpackSink {
     this.files.push(undefined as unknown as WorkspaceFile);
     const target = join(this.dest, name);
     await this.mkdirOnce(dirname(target));
-    const hashes: Hash[] = this.algorithms.map((a) => createHash(a));
     const handle = await open(target, 'wx');
-    let size = 0;
+    let file: WorkspaceFile;
     try {
-      for await (const chunk of source) {
-        size += chunk.length;
-        this.total += chunk.length;
-        this.checkLimits(name, size, compressedSize);
-        for (const h of hashes) h.update(chunk);
+      file = await this.consume(name, source, compressedSize, async (chunk) => {
         let offset = 0;
         while (offset < chunk.length) {
           const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
           offset += bytesWritten;
         }
-      }
+      });
       if (this.fsync) await handle.sync();
     } finally {
       await handle.close();
     }
-    const digests: WorkspaceFile['digests'] = {};
-    this.algorithms.forEach((a, i) => (digests[a] = hashes[i].digest('hex')));
-    const file = { path: name, size, digests };
     this.files[slot] = file;
     return file;
+  }
+
+  /**
+   * A file left inside the package (STORED zip entry): its bytes are read once, here, to count
+   * them against the limits and digest them; nothing is written. `expectedSize` is what the
+   * archive declares: fewer or more real bytes make the archive corrupt.
+   */
+  async keepInPackage(name: string, source: AsyncIterable<Buffer>, offset: number, expectedSize: number): Promise<WorkspaceFile> {
+    const slot = this.files.length;
+    this.files.push(undefined as unknown as WorkspaceFile);
+    const file = await this.consume(name, source, expectedSize, undefined);
+    if (file.size !== expectedSize) {
+      throw new WorkspaceError('CORRUPT_ARCHIVE', `the entry holds ${file.size} bytes, its header says ${expectedSize}`, name);
+    }
+    file.inPackage = { offset };
+    this.files[slot] = file;
+    return file;
+  }
+
+  /** Counts (limits on real bytes) and digests a file's bytes, handing each chunk to `write`. */
+  private async consume(name: string, source: AsyncIterable<Buffer>, compressedSize: number | undefined, write: ((chunk: Buffer) => Promise<void>) | undefined): Promise<WorkspaceFile> {
+    const hashes: Hash[] = this.algorithms.map((a) => createHash(a));
+    let size = 0;
+    for await (const chunk of source) {
+      size += chunk.length;
+      this.total += chunk.length;
+      this.checkLimits(name, size, compressedSize);
+      for (const h of hashes) h.update(chunk);
+      if (write) await write(chunk);
+    }
+    const digests: WorkspaceFile['digests'] = {};
+    this.algorithms.forEach((a, i) => (digests[a] = hashes[i].digest('hex')));
+    return { path: name, size, digests };
   }
 
   private checkLimits(name: string, size: number, compressedSize: number | undefined): void {

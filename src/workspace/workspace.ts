@@ -1,7 +1,7 @@
 import type { ReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { WorkspaceError } from './errors.ts';
 import { checkEntryName } from './names.ts';
 import { DEFAULT_UNPACK_LIMITS, type UnpackLimits, type WorkspaceConfig } from './config.ts';
@@ -28,6 +28,21 @@ export interface UnpackResult {
   reused: boolean;
 }
 
+/** Where a workspace file's bytes are: a whole file, or a range of the package. */
+export interface FileLocation {
+  file: string;
+  start: number;
+  size: number;
+}
+
+/** Files left inside the package (`unpacked/in-package.json`): name → offset and size. */
+interface InPackageIndex {
+  packagePath: string;
+  files: Record<string, { offset: number; size: number }>;
+}
+const NO_FILES_IN_PACKAGE: InPackageIndex = { packagePath: '', files: {} };
+const INDEX_CACHE_SIZE = 16;
+
 const SAFE_OPERATION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const UNPACKED = 'unpacked';
 const OUTPUT = 'output';
@@ -37,11 +52,15 @@ export class Workspaces {
   readonly root: string;
   readonly limits: UnpackLimits;
   readonly fsync: boolean;
+  readonly inPackageMinSize: number;
+  /** In-package indexes of recent operations (one read per operation, not per file). */
+  private readonly indexes = new Map<string, Promise<InPackageIndex>>();
 
-  constructor(options: { root: string; limits?: Partial<UnpackLimits>; fsync?: boolean }) {
+  constructor(options: { root: string; limits?: Partial<UnpackLimits>; fsync?: boolean; inPackageMinSize?: number }) {
     this.root = options.root;
     this.limits = { ...DEFAULT_UNPACK_LIMITS, ...options.limits };
     this.fsync = options.fsync ?? false;
+    this.inPackageMinSize = options.inPackageMinSize ?? Infinity;
   }
 
   /** From the platform configuration: `workspace.root` or <dataDir>/workspace. */
@@ -50,6 +69,7 @@ export class Workspaces {
       root: config.workspace.root ?? join(config.dataDir, 'workspace'),
       limits: config.workspace.unpack,
       fsync: config.workspace.fsync,
+      inPackageMinSize: config.workspace.inPackageMinSize || Infinity,
     });
   }
 
@@ -58,7 +78,24 @@ export class Workspaces {
     if (!SAFE_OPERATION_ID.test(operationId)) {
       throw new WorkspaceError('INVALID_OPERATION_ID', 'an operation id is 1-128 letters, digits, ".", "_" or "-"', operationId);
     }
-    return new Workspace(operationId, join(this.root, operationId), this.limits, this.fsync);
+    return new Workspace(operationId, join(this.root, operationId), this.limits, this.fsync, this.inPackageMinSize, this.indexCache(operationId));
+  }
+
+  private indexCache(operationId: string): IndexCache {
+    return {
+      get: (load) => {
+        let p = this.indexes.get(operationId);
+        if (!p) {
+          p = load();
+          // Only a published workspace's index is kept (a missing one may appear later).
+          p.then((ix) => ix === NO_FILES_IN_PACKAGE && this.indexes.get(operationId) === p && this.indexes.delete(operationId), () => this.indexes.delete(operationId));
+          this.indexes.set(operationId, p);
+          if (this.indexes.size > INDEX_CACHE_SIZE) this.indexes.delete(this.indexes.keys().next().value!);
+        }
+        return p;
+      },
+      forget: () => void this.indexes.delete(operationId),
+    };
   }
 
   /** Operation ids that have a workspace. */
@@ -78,12 +115,19 @@ export class Workspaces {
  *   <root>/<operationId>/unpacked/listing.json sizes and digests computed while unpacking
  *   <root>/<operationId>/output/…              results written by the workflow's steps
  */
+interface IndexCache {
+  get(load: () => Promise<InPackageIndex>): Promise<InPackageIndex>;
+  forget(): void;
+}
+
 export class Workspace {
   constructor(
     readonly operationId: string,
     readonly dir: string,
     private readonly limits: UnpackLimits,
     private readonly fsync: boolean,
+    private readonly inPackageMinSize = Infinity,
+    private readonly cache?: IndexCache,
   ) {}
 
   /** Folder holding the package's files. */
@@ -111,11 +155,14 @@ export class Workspace {
     await mkdir(content, { recursive: true });
     try {
       const sink = new UnpackSink(content, this.limits, packageSize, algorithms, this.fsync);
-      if (kind === 'zip') await unpackZip(packagePath, sink, this.limits.maxEntries);
+      if (kind === 'zip') await unpackZip(packagePath, sink, this.limits.maxEntries, this.inPackageMinSize);
       else await unpackTar(packagePath, kind === 'tar.gz', sink);
       const result: UnpackResult = {
         kind, files: sink.files, entries: sink.entryCount, totalSize: sink.totalSize, digests: algorithms, reused: false,
       };
+      const index: InPackageIndex = { packagePath: resolvePath(packagePath), files: {} };
+      for (const f of sink.files) if (f.inPackage) index.files[f.path] = { offset: f.inPackage.offset, size: f.size };
+      await writeDurably(join(temp, 'in-package.json'), JSON.stringify(index), this.fsync);
       await writeDurably(join(temp, 'listing.json'), JSON.stringify(result), this.fsync);
       try {
         await rename(temp, join(this.dir, UNPACKED));
@@ -151,9 +198,34 @@ export class Workspace {
     return join(this.contentDir, checkEntryName(relativePath, this.limits));
   }
 
+  /**
+   * Where a package file's bytes are: its own file in the workspace, or a range of the package
+   * for an entry left in it. NOT_FOUND when it is absent.
+   */
+  async locate(relativePath: string): Promise<FileLocation> {
+    const path = this.resolve(relativePath);
+    const kept = (await this.inPackageIndex()).files[checkEntryName(relativePath, this.limits)];
+    if (kept) return { file: (await this.inPackageIndex()).packagePath, start: kept.offset, size: kept.size };
+    return { file: path, start: 0, size: await this.size(relativePath) };
+  }
+
+  private inPackageIndex(): Promise<InPackageIndex> {
+    const load = async (): Promise<InPackageIndex> => {
+      try {
+        return JSON.parse(await readFile(join(this.dir, UNPACKED, 'in-package.json'), 'utf8')) as InPackageIndex;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return NO_FILES_IN_PACKAGE;
+        throw err;
+      }
+    };
+    return this.cache ? this.cache.get(load) : load();
+  }
+
   /** Size of a package file; NOT_FOUND when it is absent. */
   async size(relativePath: string): Promise<number> {
     const path = this.resolve(relativePath);
+    const kept = (await this.inPackageIndex()).files[checkEntryName(relativePath, this.limits)];
+    if (kept) return kept.size;
     try {
       const s = await stat(path);
       if (!s.isFile()) throw new WorkspaceError('NOT_FOUND', 'not a file in the workspace', relativePath);
@@ -167,6 +239,15 @@ export class Workspace {
   /** A read stream of a package file (optionally a byte range, `end` inclusive). */
   async openRead(relativePath: string, range: { start?: number; end?: number } = {}): Promise<ReadStream> {
     const path = this.resolve(relativePath);
+    const index = await this.inPackageIndex();
+    const kept = index.files[checkEntryName(relativePath, this.limits)];
+    if (kept) {
+      // A range of the package: the entry's bytes only, whatever range is asked.
+      const handle = await open(index.packagePath, 'r');
+      const start = kept.offset + Math.min(range.start ?? 0, kept.size);
+      const end = kept.offset + Math.min(range.end ?? kept.size - 1, kept.size - 1);
+      return handle.createReadStream({ start, end: Math.max(end, start - 1), highWaterMark: 256 * 1024 });
+    }
     const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new WorkspaceError('NOT_FOUND', 'no such file in the workspace', relativePath);
       throw err;
@@ -197,6 +278,7 @@ export class Workspace {
 
   /** Removes the whole workspace (idempotent). */
   async remove(): Promise<void> {
+    this.cache?.forget();
     await rm(this.dir, { recursive: true, force: true });
   }
 

@@ -194,3 +194,65 @@ describe('refusals', () => {
     assert.deepEqual(readdirSync(ws.dir), [], 'nothing published, no leftovers');
   });
 });
+
+describe('STORED zip entries left in the package', () => {
+  const big = noise(200_000, 11);
+  const small = noise(500, 12);
+  let pkg: string;
+  const inPackage = (extra: Record<string, unknown> = {}) => new Workspaces({ root: join(tmp.path, `root${n++}`), inPackageMinSize: 1000, ...extra });
+  before(async () => {
+    pkg = await archive('zip', [
+      { name: 'manifest.xml', data: '<x/>' },
+      { name: 'Content/big.bin', data: big, store: true },
+      { name: 'Content/small.bin', data: small, store: true },
+      { name: 'Content/deflated.bin', data: zeros(50_000) },
+    ]);
+  });
+
+  test('are digested in one read, not copied, and read back by range of the package', async () => {
+    const spaces = inPackage();
+    const ws = spaces.open('op-range');
+    const result = await ws.unpack(pkg, { digests: ['sha256'] });
+    const bigFile = result.files.find((f) => f.path === 'Content/big.bin')!;
+    assert.equal(bigFile.size, big.length);
+    assert.equal(bigFile.digests.sha256, sha256(big));
+    assert.ok(bigFile.inPackage, 'the large stored entry stays in the package');
+    assert.equal(result.files.find((f) => f.path === 'Content/small.bin')!.inPackage, undefined, 'below the threshold: copied');
+    assert.equal(result.files.find((f) => f.path === 'Content/deflated.bin')!.inPackage, undefined, 'compressed: copied');
+    assert.equal(existsSync(join(ws.contentDir, 'Content/big.bin')), false);
+    assert.ok(existsSync(join(ws.contentDir, 'Content/small.bin')));
+    assert.equal(await ws.size('Content/big.bin'), big.length);
+    const at = await ws.locate('Content/big.bin');
+    assert.equal(at.size, big.length);
+    assert.deepEqual((await readFile(at.file)).subarray(at.start, at.start + at.size), big);
+    assert.equal(sha256(Buffer.from(await (await ws.openRead('Content/big.bin')).toArray().then((c) => Buffer.concat(c as Buffer[])))), sha256(big));
+    const part = Buffer.concat((await (await ws.openRead('Content/big.bin', { start: 10, end: 19 })).toArray()) as Buffer[]);
+    assert.deepEqual(part, big.subarray(10, 20));
+    // A fresh process (cold cache) finds the same bytes; a replay reuses the listing.
+    const again = inPackage({ root: spaces.root }).open('op-range');
+    assert.equal((await again.unpack(pkg)).reused, true);
+    assert.equal(sha256(Buffer.concat((await (await again.openRead('Content/big.bin')).toArray()) as Buffer[])), sha256(big));
+    assert.equal((await again.locate('Content/small.bin')).file, join(again.contentDir, 'Content/small.bin'));
+    await refused(again.size('Content/nothing'), 'NOT_FOUND');
+  });
+
+  test('count their real bytes against the limits', async () => {
+    await refused(inPackage({ limits: { maxEntrySize: 100_000 } }).open('op-limit').unpack(pkg), 'TOO_LARGE', 'Content/big.bin');
+    await refused(inPackage({ limits: { maxTotalSize: 150_000 } }).open('op-total').unpack(pkg), 'TOO_LARGE', 'Content/big.bin');
+  });
+
+  test('a stored entry whose bytes are cut short is refused', async () => {
+    // The central directory survives but the entry's data is shortened in place: its header lies.
+    const bytes = await readFile(pkg);
+    const ws = inPackage().open('op-cut');
+    const at = { start: bytes.indexOf(big.subarray(0, 64)) };
+    assert.ok(at.start > 0);
+    // Overwrite the local header's name length so the data appears to start later than it does.
+    const header = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x03, 0x04]), at.start);
+    const cut = Buffer.from(bytes);
+    cut.writeUInt16LE(cut.readUInt16LE(header + 26) + 60_000, header + 26);
+    const broken = join(tmp.path, 'lying-header.zip');
+    await writeFile(broken, cut);
+    await refused(ws.unpack(broken), 'CORRUPT_ARCHIVE');
+  });
+});

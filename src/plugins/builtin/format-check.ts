@@ -16,7 +16,8 @@ export default class FormatCheck implements WorkerPlugin {
     const notes: string[] = [];
     for (const o of group.objects) {
       if (o.kind !== 'binary' || !o.path) continue;
-      const id = await identifyFile(io.workspace.path(o.path));
+      const at = await io.workspace.locate(o.path);
+      const id = await identifyFile(at.file, at.start, at.size);
       const found = id && { formatId: id.puid, mimeType: id.mimeType, name: id.name };
       o.identified = found ?? null;
       if (!found) {

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
 import type { Status } from '../../logbook/api.ts';
 import { worstStatus } from '../../logbook/api.ts';
@@ -33,13 +34,14 @@ export default class StoreObjects implements WorkerPlugin {
       // Step 7 is queued before the write starts (the journal keeps the order of its queue and
       // the event carries the time it was queued); it is awaited with the others at the end.
       pending.push(io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: 'STARTED', outDetail: 'LFC.OBJ_STORAGE.STARTED', outMessg: io.message('LFC.OBJ_STORAGE.STARTED'), obId: o.id, evDateTime: new Date().toISOString() }]));
-      const path = io.workspace.path(o.path);
-      const size = await io.workspace.size(o.path);
+      // The object's bytes: its workspace file, or its range of the package.
+      const { file, start, size } = await io.workspace.locate(o.path);
+      const open = () => size === 0 ? Readable.from([]) : createReadStream(file, { start, end: start + size - 1, highWaterMark: 1024 * 1024 });
       const expected = o.computedDigest?.algorithm === 'SHA-512' ? o.computedDigest.value : undefined;
       let objectStatus: Status;
       let detail: unknown;
       try {
-        const r = await storage.write({ strategyId, container: 'objects', id: o.id, source: { size, open: () => createReadStream(path, { highWaterMark: 1024 * 1024 }) }, expectedDigest: expected });
+        const r = await storage.write({ strategyId, container: 'objects', id: o.id, source: { size, open }, expectedDigest: expected });
         objectStatus = r.status === 'OK' ? (r.copies.every((c) => c.status === 'ALREADY_EXISTS') ? 'ALREADY_EXECUTED' : 'OK') : 'KO';
         o.storage = { status: objectStatus, digest: r.digest, digestAlgorithm: r.digestAlgorithm, size: r.size, copies: r.copies.map((c) => ({ offerId: c.offerId, status: c.status, digest: c.digest })) };
         detail = { strategyId, digest: r.digest, digestAlgorithm: r.digestAlgorithm, copies: r.copies };
