@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import tar from 'tar-stream';
 import { WorkspaceError } from './errors.ts';
@@ -64,6 +64,7 @@ export async function unpackZip(path: string, sink: UnpackSink, maxEntries: numb
   } catch (err) {
     throw corrupt(err);
   }
+  let packageHandle: FileHandle | undefined;
   try {
     if (zip.entryCount > maxEntries) {
       throw new WorkspaceError('TOO_MANY_ENTRIES', `the package declares ${zip.entryCount} entries, more than ${maxEntries}`);
@@ -81,7 +82,8 @@ export async function unpackZip(path: string, sink: UnpackSink, maxEntries: numb
         continue;
       }
       if (entry.compressionMethod === 0 && entry.uncompressedSize >= inPackageMinSize) {
-        await keepStoredEntry(path, entry, name, raw, sink);
+        packageHandle ??= await openFile(path, 'r');
+        await keepStoredEntry(packageHandle, entry, name, raw, sink);
         continue;
       }
       let stream: Readable;
@@ -99,36 +101,42 @@ export async function unpackZip(path: string, sink: UnpackSink, maxEntries: numb
     }
   } finally {
     zip.close();
+    await packageHandle?.close();
   }
 }
+
+const RANGE_CHUNK = 1024 * 1024;
 
 /** Where a STORED entry's bytes start: after its local header (signature checked). */
-async function storedDataOffset(path: string, entry: yauzl.Entry, raw: string): Promise<number> {
-  const handle = await openFile(path, 'r');
-  try {
-    const header = Buffer.alloc(30);
-    const { bytesRead } = await handle.read(header, 0, 30, entry.relativeOffsetOfLocalHeader);
-    if (bytesRead < 30 || header.readUInt32LE(0) !== 0x04034b50) {
-      throw new WorkspaceError('CORRUPT_ARCHIVE', 'unreadable archive: invalid local file header', raw);
-    }
-    return entry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
-  } finally {
-    await handle.close();
+async function storedDataOffset(handle: FileHandle, entry: yauzl.Entry, raw: string): Promise<number> {
+  const header = Buffer.alloc(30);
+  const { bytesRead } = await handle.read(header, 0, 30, entry.relativeOffsetOfLocalHeader);
+  if (bytesRead < 30 || header.readUInt32LE(0) !== 0x04034b50) {
+    throw new WorkspaceError('CORRUPT_ARCHIVE', 'unreadable archive: invalid local file header', raw);
+  }
+  return entry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
+}
+
+/** The bytes of [start, start + size) of an open file, in chunks; stops early at its end. */
+async function* readRange(handle: FileHandle, start: number, size: number): AsyncGenerator<Buffer> {
+  for (let done = 0; done < size;) {
+    const buf = Buffer.allocUnsafe(Math.min(RANGE_CHUNK, size - done));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, start + done);
+    if (bytesRead === 0) return;
+    done += bytesRead;
+    yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
   }
 }
 
-async function keepStoredEntry(path: string, entry: yauzl.Entry, name: string, raw: string, sink: UnpackSink): Promise<void> {
+async function keepStoredEntry(handle: FileHandle, entry: yauzl.Entry, name: string, raw: string, sink: UnpackSink): Promise<void> {
   if (entry.compressedSize !== entry.uncompressedSize) {
     throw new WorkspaceError('CORRUPT_ARCHIVE', `unreadable archive: a stored entry of ${entry.uncompressedSize} bytes occupies ${entry.compressedSize}`, raw);
   }
-  const offset = await storedDataOffset(path, entry, raw);
-  const size = entry.uncompressedSize;
-  // The range ends where the header says; a truncated package yields fewer bytes (refused).
-  const stream = size === 0 ? Readable.from([]) : createReadStream(path, { start: offset, end: offset + size - 1, highWaterMark: 1024 * 1024 });
   try {
-    await sink.keepInPackage(name, stream, offset, size);
+    const offset = await storedDataOffset(handle, entry, raw);
+    // The range ends where the header says; a truncated package yields fewer bytes (refused).
+    await sink.keepInPackage(name, readRange(handle, offset, entry.uncompressedSize), offset, entry.uncompressedSize);
   } catch (err) {
-    stream.destroy();
     throw corrupt(err, raw);
   }
 }

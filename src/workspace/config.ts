@@ -42,11 +42,13 @@ export const workspaceConfigSchema = z
      */
     fsync: z.boolean().default(false),
     /**
-     * STORED (uncompressed) zip entries at least this large stay in the package: they are read
-     * once by range to be checked and digested, and later steps read them by range, instead of
-     * being copied into the workspace. 0 copies every entry.
+     * STORED (uncompressed) zip entries stay in the package: they are read once by range to be
+     * checked and digested, and later steps read them by range, instead of being copied into
+     * the workspace (bytes cross the disk once less; no file per entry). False copies them all.
      */
-    inPackageMinSize: bytes().default(2 ** 20),
+    keepStoredEntries: z.boolean().default(true),
+    /** Only STORED entries at least this large stay in the package (smaller ones are copied). */
+    inPackageMinSize: bytes().default(0),
     unpack: unpackLimitsSchema.prefault({}),
   })
   .prefault({});

@@ -69,7 +69,7 @@ export class Workspaces {
       root: config.workspace.root ?? join(config.dataDir, 'workspace'),
       limits: config.workspace.unpack,
       fsync: config.workspace.fsync,
-      inPackageMinSize: config.workspace.inPackageMinSize || Infinity,
+      inPackageMinSize: config.workspace.keepStoredEntries ? config.workspace.inPackageMinSize : Infinity,
     });
   }
 
