@@ -28,34 +28,34 @@ export class GroupIndexing implements WorkerPlugin {
     const g = io.item.data as GroupItem;
     const now = nowIso();
     const strategy = String(io.parameters.strategy ?? 'default');
+    // One multi-row insert per table (not one statement per object and copy).
+    const objects = g.objects.map((o) => ({
+      id: o.id,
+      operation_id: io.operationId,
+      group_id: io.item.id,
+      path: o.path ?? null,
+      physical: o.kind === 'physical' ? 1 : 0,
+      size: o.storage?.size ?? o.size ?? null,
+      digest: o.storage?.digest ?? o.computedDigest?.value ?? null,
+      digest_algorithm: o.storage?.digestAlgorithm ?? o.computedDigest?.algorithm ?? null,
+      format_id: o.identified?.formatId ?? o.format?.formatId ?? null,
+      mime_type: o.identified?.mimeType ?? o.format?.mimeType ?? null,
+      strategy_id: o.kind === 'binary' ? strategy : null,
+      stored: o.storage && o.storage.status !== 'KO' ? 1 : 0,
+      created_at: now,
+    }));
+    const copies = g.objects.flatMap((o) => (o.storage?.copies ?? []).filter((c) => c.status !== 'KO')
+      .map((c) => ({ object_id: o.id, offer_id: c.offerId, digest: c.digest ?? o.storage!.digest, size: o.storage!.size, created_at: now })));
     await io.services.cdb.db.transaction().execute(async (trx) => {
       await trx.insertInto('object_group').values({ id: io.item.id, operation_id: io.operationId, unit_ids: JSON.stringify(g.unitIds), created_at: now })
         .onConflict((oc) => oc.column('id').doNothing()).execute();
-      for (const o of g.objects) {
-        await trx
-          .insertInto('archive_object')
-          .values({
-            id: o.id,
-            operation_id: io.operationId,
-            group_id: io.item.id,
-            path: o.path ?? null,
-            physical: o.kind === 'physical' ? 1 : 0,
-            size: o.storage?.size ?? o.size ?? null,
-            digest: o.storage?.digest ?? o.computedDigest?.value ?? null,
-            digest_algorithm: o.storage?.digestAlgorithm ?? o.computedDigest?.algorithm ?? null,
-            format_id: o.identified?.formatId ?? o.format?.formatId ?? null,
-            mime_type: o.identified?.mimeType ?? o.format?.mimeType ?? null,
-            strategy_id: o.kind === 'binary' ? strategy : null,
-            stored: o.storage && o.storage.status !== 'KO' ? 1 : 0,
-            created_at: now,
-          })
-          .onConflict((oc) => oc.column('id').doNothing())
-          .execute();
-        for (const c of o.storage?.copies ?? []) {
-          if (c.status === 'KO') continue;
-          await trx.insertInto('object_copy').values({ object_id: o.id, offer_id: c.offerId, digest: c.digest ?? o.storage!.digest, size: o.storage!.size, created_at: now })
-            .onConflict((oc) => oc.columns(['object_id', 'offer_id']).doNothing()).execute();
-        }
+      // Chunks keep every statement under SQLite's bound-parameter limit.
+      for (let i = 0; i < objects.length; i += 500) {
+        await trx.insertInto('archive_object').values(objects.slice(i, i + 500)).onConflict((oc) => oc.column('id').doNothing()).execute();
+      }
+      for (let i = 0; i < copies.length; i += 1000) {
+        await trx.insertInto('object_copy').values(copies.slice(i, i + 1000))
+          .onConflict((oc) => oc.columns(['object_id', 'offer_id']).doNothing()).execute();
       }
     });
     return { globalStatus: 'OK', params: { group: g.manifestId } };

@@ -24,16 +24,26 @@ export default class StoreObjects implements WorkerPlugin {
     const group = io.item.data as GroupItem;
     const groupId = io.item.id;
     const strategyId = String(io.parameters.strategy ?? 'default');
-    await io.journal([{ evType: 'OBJ_STORAGE', outcome: 'STARTED', outDetail: 'OBJ_STORAGE.STARTED', outMessg: io.message('OBJ_STORAGE.STARTED'), obId: groupId }]);
+    // Step 6, like step 7, is queued before the writes start (the journal keeps its queue order)
+    // and awaited with the others: no journal round trip sits in front of the writes.
+    const pending: Promise<void>[] = [];
+    // Awaited together at the end; marked handled now, so that an early failure is not an
+    // unhandled rejection while the writes run (Promise.all still reports it).
+    const track = (p: Promise<void>) => {
+      p.catch(() => {});
+      pending.push(p);
+    };
+    track(
+      io.journal([{ evType: 'OBJ_STORAGE', outcome: 'STARTED', outDetail: 'OBJ_STORAGE.STARTED', outMessg: io.message('OBJ_STORAGE.STARTED'), obId: groupId, evDateTime: new Date().toISOString() }]),
+    );
     let status: Status = 'OK';
     let stored = 0;
     const reasons: string[] = [];
-    const pending: Promise<void>[] = [];
     for (const o of group.objects) {
       if (o.kind !== 'binary' || !o.path) continue;
       // Step 7 is queued before the write starts (the journal keeps the order of its queue and
       // the event carries the time it was queued); it is awaited with the others at the end.
-      pending.push(io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: 'STARTED', outDetail: 'LFC.OBJ_STORAGE.STARTED', outMessg: io.message('LFC.OBJ_STORAGE.STARTED'), obId: o.id, evDateTime: new Date().toISOString() }]));
+      track(io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: 'STARTED', outDetail: 'LFC.OBJ_STORAGE.STARTED', outMessg: io.message('LFC.OBJ_STORAGE.STARTED'), obId: o.id, evDateTime: new Date().toISOString() }]));
       // The object's bytes: its workspace file, or its range of the package.
       const { file, start, size } = await io.workspace.locate(o.path);
       const open = () => size === 0 ? Readable.from([]) : createReadStream(file, { start, end: start + size - 1, highWaterMark: 1024 * 1024 });
@@ -53,7 +63,7 @@ export default class StoreObjects implements WorkerPlugin {
       }
       if (objectStatus !== 'KO') stored++;
       status = worstStatus(status, objectStatus === 'ALREADY_EXECUTED' ? 'OK' : objectStatus);
-      pending.push(io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: objectStatus, outDetail: `LFC.OBJ_STORAGE.${objectStatus}`, outMessg: io.message(`LFC.OBJ_STORAGE.${objectStatus}`, { objectId: o.id }), obId: o.id, evDetData: detail, evDateTime: new Date().toISOString() }]));
+      track(io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: objectStatus, outDetail: `LFC.OBJ_STORAGE.${objectStatus}`, outMessg: io.message(`LFC.OBJ_STORAGE.${objectStatus}`, { objectId: o.id }), obId: o.id, evDetData: detail, evDateTime: new Date().toISOString() }]));
     }
     await Promise.all(pending);
     // Keep where each object went, for indexing and for a rollback.
