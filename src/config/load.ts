@@ -4,6 +4,12 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type CoffreConfig } from './schema.ts';
 
+/**
+ * COFFRE_* variables that are not configuration keys: the file's path, the client commands'
+ * server and token, and the test and benchmark harnesses' own settings.
+ */
+const NOT_CONFIG = /^COFFRE_(CONFIG|URL|TOKEN|UPLOAD_STATE|TEST_.*|BENCH_.*)$/;
+
 /** A configuration that cannot be used; the message names the key and the fault. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -29,8 +35,7 @@ export function loadConfig(options: LoadOptions = {}): CoffreConfig {
   const file = options.file ?? env.COFFRE_CONFIG;
   if (file) tree = readConfigFile(file);
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('COFFRE_') || name === 'COFFRE_CONFIG' || value === undefined) continue;
-    if (name.startsWith('COFFRE_TEST_')) continue;
+    if (!name.startsWith('COFFRE_') || value === undefined || NOT_CONFIG.test(name)) continue;
     const path = envPath(name.slice('COFFRE_'.length));
     if (!path) throw new ConfigError(`environment variable ${name} does not name a configuration key`);
     setPath(tree, path, parseEnvValue(value));

@@ -31,6 +31,8 @@ test('file, then environment, then flags', () => {
 test('errors name the bad key', () => {
   assert.throws(() => loadConfig({ env: { COFFRE_SERVER_PORT: '"abc"' } }), (e: Error) => e instanceof ConfigError && /server\.port/.test(e.message));
   assert.throws(() => loadConfig({ env: { COFFRE_NO_SUCH_KEY: '1' } }), /COFFRE_NO_SUCH_KEY/);
+  // Client and harness variables are not configuration and are left alone.
+  assert.doesNotThrow(() => loadConfig({ env: { COFFRE_TOKEN: 'x', COFFRE_URL: 'http://h', COFFRE_TEST_PG_URL: 'p', COFFRE_BENCH_TMP: '/t' } }));
   assert.throws(() => loadConfig({ env: {}, overrides: { serverr: {} } }), /serverr|Unrecognized/);
   assert.throws(() => loadConfig({ file: '/nonexistent/coffre.yaml', env: {} }), /cannot read configuration file/);
 });
