@@ -16,7 +16,9 @@
  * LINK_ENTRY, SPECIAL_ENTRY, DUPLICATE_ENTRY, TOO_MANY_ENTRIES, TOO_LARGE, RATIO_EXCEEDED, …).
  * Limits: `workspace.unpack.*` settings (config.ts), enforced on the bytes actually inflated.
  * Other failures (disk full, permissions) are plain Errors: technical, not the package's fault.
- * Layout: <root>/<operationId>/unpacked/{content/…, listing.json} and …/output/. Workers on
+ * Layout: <root>/<operationId>/unpacked/{content/…, listing.json, in-package.json} and …/output/.
+ * STORED zip entries stay in the package (keepStoredEntries): `ws.locate(name)` says where the
+ * bytes of any file are (a workspace file, or a range of the package); openRead/size follow it. Workers on
  * several machines need `workspace.root` on a shared filesystem. One unpack per operation at a
  * time (hold the operation's lease).
  */
