@@ -130,6 +130,38 @@ function printSteps(dataDir: string, id: string) {
   }
 }
 
+/**
+ * With BENCH_VERBOSE: where the server's memory is, from its own /metrics (V8 heap used and
+ * reserved, memory outside the heap) sampled with the RSS; the figures at the RSS peak are printed.
+ * A heap far above what stays after a collection is garbage V8 has not collected yet (try
+ * BENCH_COFFRE_NODE_FLAGS="--max-old-space-size=160": live data would fail, garbage does not).
+ */
+function memorySampler(url: string, pid: number) {
+  const at = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 };
+  const peakHeap = { used: 0 };
+  const metric = (text: string, name: string) => Number(new RegExp(`^coffre_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const timer = setInterval(async () => {
+    if (!process.env.BENCH_VERBOSE) return;
+    try {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const rss = rssOf(pid);
+      const sample = { rss, heapUsed: metric(text, 'nodejs_heap_size_used_bytes'), heapTotal: metric(text, 'nodejs_heap_size_total_bytes'), external: metric(text, 'nodejs_external_memory_bytes') };
+      peakHeap.used = Math.max(peakHeap.used, sample.heapUsed);
+      if (rss > at.rss) Object.assign(at, sample);
+    } catch {
+      // server gone
+    }
+  }, 250);
+  return {
+    stop() {
+      clearInterval(timer);
+      if (!process.env.BENCH_VERBOSE) return;
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+      console.log(`server memory at the RSS peak: rss ${mib(at.rss)}, V8 heap used ${mib(at.heapUsed)} of ${mib(at.heapTotal)} reserved, external ${mib(at.external)}, rest (code, native, worker threads) ${mib(at.rss - at.heapTotal - at.external)}; peak heap used ${mib(peakHeap.used)}`);
+    },
+  };
+}
+
 /** Where the time went: upload (until the operation exists) and the workflow (created → ended). */
 async function breakdown(url: string, token: string, id: string, t0: number, totalMs: number) {
   const r = await fetch(`${url}/api/v1/operations/${id}`, { headers: { authorization: `Bearer ${token}` } });
@@ -148,6 +180,7 @@ async function main() {
   const large = await makeSedaPackage(join(root, 'large.zip'), { objects: 4, size: LARGE_MIB * 2 ** 20 });
   const server = await startServer(dataDir, port);
   const rss = rssSampler(() => rssOf(server.pid!));
+  const memory = memorySampler(url, server.pid!);
   const token = await signInstanceToken(loadOrCreateInstanceKey(dataDir), loadConfig({ overrides: { dataDir } }).auth, { space: 'bench', ttlSeconds: 7200 });
   const rows = [];
   try {
@@ -178,6 +211,7 @@ async function main() {
     });
   } finally {
     const peak = rss.stop();
+    memory.stop();
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
     console.log(`server peak RSS: ${(peak / 2 ** 20).toFixed(0)} MiB`);
