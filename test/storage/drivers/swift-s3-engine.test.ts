@@ -59,10 +59,13 @@ describe('storage engine over s3 and swift offers', { skip: !swift ? SWIFT_SKIP_
   test('check, write a multipart/segmented object to both offers, replay it, read it back verified, remove it', async () => {
     const check = await engine.check('default', 12 * MiB);
     assert.equal(check.status, 'OK');
-    assert.deepEqual(check.offers.map((o) => [o.offerId, o.available, o.capacityUnknown]), [
-      ['s3-offer', true, true],
-      ['swift-offer', true, true],
+    // Swift's capacity depends on the account quota header, which the swift suite running beside
+    // this file sets and removes on the shared test account: only availability is asserted for it.
+    assert.deepEqual(check.offers.map((o) => [o.offerId, o.available, o.status]), [
+      ['s3-offer', true, 'OK'],
+      ['swift-offer', true, 'OK'],
     ]);
+    assert.equal(check.offers[0].capacityUnknown, true, 's3 without quotaBytes cannot tell its capacity');
 
     const data = randomBytes(12 * MiB + 5);
     const written = await engine.write({ container: 'objects', id: 'obj-1', source: bufferSource(data) });
