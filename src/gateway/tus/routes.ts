@@ -93,18 +93,21 @@ export function tusPlugin(service: UploadService, ctx: PlatformContext, basePath
     reply.header('Location', uploadUrl(req, row.id));
     if (withBody) {
       // Location is already set: even if the body fails, the client may resume the upload.
-      row = await service.write(principal, row.id, {
-        offset: 0,
-        contentLength: parseNonNegative(header(req, 'content-length'), 'Content-Length'),
-        checksumHeader: header(req, 'upload-checksum'),
-        trailerChecksum: /(^|,)\s*upload-checksum\s*(,|$)/i.test(header(req, 'trailer') ?? ''),
-        body: req.raw,
-      });
+      row = await service.write(principal, row.id, bodyWrite(req, 0));
       reply.header('Upload-Offset', String(row.upload_offset));
     }
     expires(reply, row);
     reply.code(201).send();
   };
+
+  /** The body of a PATCH or of a creation-with-upload POST, with its checksum headers. */
+  const bodyWrite = (req: FastifyRequest, offset: number) => ({
+    offset,
+    contentLength: parseNonNegative(header(req, 'content-length'), 'Content-Length'),
+    checksumHeader: header(req, 'upload-checksum'),
+    trailerChecksum: /(^|,)\s*upload-checksum\s*(,|$)/i.test(header(req, 'trailer') ?? ''),
+    body: req.raw,
+  });
 
   const head = async (req: FastifyRequest, reply: FastifyReply, id: string) => {
     const principal = await authenticate(req);
@@ -126,12 +129,8 @@ export function tusPlugin(service: UploadService, ctx: PlatformContext, basePath
     const offset = parseNonNegative(header(req, 'upload-offset'), 'Upload-Offset');
     if (offset === undefined) throw new TusError(400, 'INVALID_HEADER', 'Upload-Offset is required');
     const row = await service.write(principal, id, {
-      offset,
+      ...bodyWrite(req, offset),
       length: parseNonNegative(header(req, 'upload-length'), 'Upload-Length'),
-      contentLength: parseNonNegative(header(req, 'content-length'), 'Content-Length'),
-      checksumHeader: header(req, 'upload-checksum'),
-      trailerChecksum: /(^|,)\s*upload-checksum\s*(,|$)/i.test(header(req, 'trailer') ?? ''),
-      body: req.raw,
     });
     reply.header('Upload-Offset', String(row.upload_offset));
     expires(reply, row);
