@@ -1,25 +1,6 @@
-import { StorageError } from '../../contract.ts';
+import { checkContainer, checkId } from '../remote-names.ts';
 
-/** Swift naming rules, checked before any request: no name escapes its container. */
-const CONTAINER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export { checkContainer, checkId };
 
-export function checkContainer(container: string): void {
-  if (!CONTAINER.test(container)) {
-    throw new StorageError('BAD_REQUEST', `invalid container name "${container}": 1-63 letters, digits, "_", "." or "-", not starting with a dot`, false);
-  }
-}
-
-export function checkId(id: string): void {
-  const bad =
-    id.length === 0 ||
-    Buffer.byteLength(id) > 512 ||
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f]/.test(id) ||
-    id.startsWith('/') ||
-    id.split('/').some((part) => part === '' || part === '.' || part === '..');
-  if (bad) {
-    throw new StorageError('BAD_REQUEST', `invalid object id "${id}": 1-512 bytes, no control characters, no empty, "." or ".." path segments`, false);
-  }
-}
-
+/** Swift object paths in URLs: each segment encoded, the slashes kept (names are checked in ../remote-names.ts). */
 export const encodePath = (name: string) => name.split('/').map(encodeURIComponent).join('/');
