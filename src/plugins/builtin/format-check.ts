@@ -2,7 +2,7 @@ import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
 import type { Status } from '../../logbook/api.ts';
 import { worstStatus } from '../../logbook/api.ts';
 import { identifyFile } from '../../sip/index.ts';
-import type { GroupItem } from './items.ts';
+import { saveGroupItem, type GroupItem } from './items.ts';
 
 /**
  * OG_OBJECTS_FORMAT_CHECK, sub-task FILE_FORMAT: identifies each binary object's format from its
@@ -28,13 +28,7 @@ export default class FormatCheck implements WorkerPlugin {
         notes.push(`${o.manifestId}: declared ${o.format.formatId}, identified ${found.formatId} (${found.name})`);
       }
     }
-    await io.services.cdb.db
-      .updateTable('ingest_item')
-      .set({ data: JSON.stringify(group) })
-      .where('operation_id', '=', io.operationId)
-      .where('kind', '=', 'objectgroup')
-      .where('seq', '=', io.item.seq)
-      .execute();
+    await saveGroupItem(io, group);
     return { globalStatus: status, itemsStatus: [{ FILE_FORMAT: { globalStatus: status } }], params: { group: group.manifestId, reason: notes[0] ?? '' }, detail: notes.length ? { formats: notes } : undefined };
   }
 }

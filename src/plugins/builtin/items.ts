@@ -1,4 +1,5 @@
 import type { Status } from '../../logbook/api.ts';
+import type { HandlerIO } from '../api.ts';
 
 /** What CHECK_MANIFEST records for an object group (the items of the per-object steps). */
 export interface GroupItem {
@@ -53,3 +54,14 @@ export interface PackageSummary {
 export const PACKAGE_SUMMARY = 'package.json';
 
 export const ok = (params?: Record<string, string | number>, detail?: unknown) => ({ globalStatus: 'OK' as Status, params, detail });
+
+/** Saves what a per-object action learned about an object group (formats, copies) on its item. */
+export async function saveGroupItem(io: HandlerIO, group: GroupItem): Promise<void> {
+  await io.services.cdb.db
+    .updateTable('ingest_item')
+    .set({ data: JSON.stringify(group) })
+    .where('operation_id', '=', io.operationId)
+    .where('kind', '=', 'objectgroup')
+    .where('seq', '=', io.item.seq)
+    .execute();
+}

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
 import type { Status } from '../../logbook/api.ts';
 import { worstStatus } from '../../logbook/api.ts';
-import type { GroupItem } from './items.ts';
+import { saveGroupItem, type GroupItem } from './items.ts';
 
 /**
  * OBJ_STORAGE (seed 000, StoreObjects steps 6–13), for one object group:
@@ -67,13 +67,7 @@ export default class StoreObjects implements WorkerPlugin {
     }
     await Promise.all(pending);
     // Keep where each object went, for indexing and for a rollback.
-    await io.services.cdb.db
-      .updateTable('ingest_item')
-      .set({ data: JSON.stringify(group) })
-      .where('operation_id', '=', io.operationId)
-      .where('kind', '=', 'objectgroup')
-      .where('seq', '=', io.item.seq)
-      .execute();
+    await saveGroupItem(io, group);
     const replayed = group.objects.some((o) => o.storage?.status === 'ALREADY_EXECUTED');
     const final: Status = status === 'OK' && replayed && group.objects.every((o) => o.kind !== 'binary' || o.storage?.status === 'ALREADY_EXECUTED') ? 'ALREADY_EXECUTED' : status;
     await io.journal([{ evType: 'OBJ_STORAGE', outcome: final, outDetail: `OBJ_STORAGE.${final}`, outMessg: io.message(`OBJ_STORAGE.${final}`, { reason: reasons[0] ?? '' }), obId: groupId, evDetData: { objects: stored, failures: reasons.slice(0, 10) } }]);
