@@ -19,6 +19,7 @@ import {
   type WriteLogEntry,
 } from '../../contract.ts';
 import { fsyncDir } from '../../../platform/files.ts';
+import { FlushBehind } from './flush-behind.ts';
 import { checkContainer, objectPaths, offerMetaDir, type ObjectPaths } from './layout.ts';
 import { WriteLog } from './write-log.ts';
 
@@ -70,6 +71,8 @@ const openFd = promisify(fsOpen);
 const writeFd = promisify(write);
 /** Chunks up to this size are written synchronously (page cache only: microseconds). */
 const SMALL_WRITE = 64 * 1024;
+/** Objects bigger than this are flushed to disk behind the writing, every this many bytes. */
+const FLUSH_BEHIND_BYTES = 32 * 1024 * 1024;
 
 function writeAllSync(fd: number, chunk: Buffer): void {
   for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
@@ -234,6 +237,7 @@ class FsConnection implements Connection {
       // digest of them is the digest of this file: no second hash (see PutRequest.sourceDigest).
       // The size is still counted here. Without it (retries, direct callers), hash while writing.
       const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
+      const flushBehind = size > FLUSH_BEHIND_BYTES ? new FlushBehind(fd, FLUSH_BEHIND_BYTES) : undefined;
       let written = 0;
       try {
         for await (const chunk of chunksOf(body)) {
@@ -242,10 +246,13 @@ class FsConnection implements Connection {
           hash?.update(chunk);
           if (chunk.length <= SMALL_WRITE) writeAllSync(fd, chunk);
           else await writeAll(fd, chunk);
+          flushBehind?.wrote(chunk.length);
         }
         if (written !== size) throw new StorageError('SIZE_MISMATCH', `object ${container}/${id}: received ${written} bytes, announced ${size}`, false, this.offer.id);
+        await flushBehind?.settle();
         await fsyncFd(fd);
       } finally {
+        await flushBehind?.settle().catch(() => {});
         closeSync(fd);
       }
       const digest = hash ? hash.digest('hex') : await sourceDigest!;
