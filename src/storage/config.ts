@@ -57,7 +57,13 @@ export const storageConfigSchema = z
     strategies: z.array(strategySchema).default([]),
     /** External drivers: driver name → module path (loaded at start-up; must export `driver`). */
     drivers: z.record(z.string(), z.string().min(1)).default({}),
-    digestAlgorithm: z.enum(DIGEST_ALGORITHMS).default('sha512'),
+    /**
+     * The digest the engine computes of every object it stores. SHA-256 by default: as strong for
+     * integrity as SHA-512, and about twice as fast on processors with SHA extensions (x86 SHA-NI,
+     * ARMv8), so that hashing keeps pace with writing two copies; it is also the gateway's.
+     * `sha512` follows Vitam's choice.
+     */
+    digestAlgorithm: z.enum(DIGEST_ALGORITHMS).default('sha256'),
     /** Bytes buffered per offer while fanning a write out (the slowest offer sets the pace). */
     fanoutBufferBytes: bytes().default(1024 * 1024),
     /** Objects of at least this size are hashed in a worker thread, beside the I/O (smaller: inline). */

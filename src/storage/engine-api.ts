@@ -40,7 +40,7 @@ export interface WriteRequest {
   container: string; // e.g. 'objects', 'logbooks', 'traceability', 'manifests'
   id: string;
   source: ObjectSource;
-  digestAlgorithm?: DigestAlgorithm; // default from configuration (sha512)
+  digestAlgorithm?: DigestAlgorithm; // default from configuration (storage.digestAlgorithm, sha256)
   /** Optional: the digest the caller expects (e.g. from a manifest); a mismatch fails the write. */
   expectedDigest?: string;
 }

@@ -18,7 +18,7 @@ test('no offers configured: the embedded default, strategy default over two fs o
     ['offer-2', 'fs', '/tmp/coffre-config-test/offers/offer-2'],
   ]);
   assert.deepEqual(ref.strategies.get('default')!.offers.map((o) => o.id), ['offer-1', 'offer-2']);
-  assert.equal(ref.digestAlgorithm, 'sha512');
+  assert.equal(ref.digestAlgorithm, 'sha256');
   assert.equal(ref.offers.get('offer-1')!.limits.maxAttempts, 3);
 });
 

@@ -6,6 +6,8 @@ import { TEST_DATABASES } from '../helpers/db.ts';
 import { bufferSource, openTestStorage, readAll, type TestStorage } from './helpers.ts';
 
 const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('hex');
+/** The engine's default digest (storage.digestAlgorithm). */
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 for (const database of TEST_DATABASES) {
   describe(`storage engine on ${database.name}`, { skip: database.skip }, () => {
@@ -62,20 +64,20 @@ for (const database of TEST_DATABASES) {
       const result = await s.engine.write({ container: 'objects', id: 'w-1', source });
       assert.equal(result.status, 'OK', result.message ?? '');
       assert.equal(opens, 1, 'the source is read once');
-      assert.equal(result.digest, sha512(data));
-      assert.equal(result.digestAlgorithm, 'sha512');
+      assert.equal(result.digest, sha256(data));
+      assert.equal(result.digestAlgorithm, 'sha256');
       assert.deepEqual(result.copies.map((c) => [c.offerId, c.status, c.digest, c.size, c.attempts]), [
-        ['offer-1', 'OK', sha512(data), data.length, 1],
-        ['offer-2', 'OK', sha512(data), data.length, 1],
+        ['offer-1', 'OK', sha256(data), data.length, 1],
+        ['offer-2', 'OK', sha256(data), data.length, 1],
       ]);
       const record = await s.engine.objectRecord('objects', 'w-1');
-      assert.equal(record?.digest, sha512(data));
+      assert.equal(record?.digest, sha256(data));
       assert.equal(Number(record?.size), data.length);
       assert.equal(record?.status, 'OK');
       const copies = await s.cdb.db.selectFrom('storage_copy').selectAll().where('object_id', '=', 'w-1').orderBy('offer_id').execute();
       assert.deepEqual(copies.map((c) => [c.offer_id, c.digest, Number(c.size)]), [
-        ['offer-1', sha512(data), data.length],
-        ['offer-2', sha512(data), data.length],
+        ['offer-1', sha256(data), data.length],
+        ['offer-2', sha256(data), data.length],
       ]);
       assert.ok(copies.every((c) => typeof c.written_at === 'string'));
     });
@@ -113,7 +115,7 @@ for (const database of TEST_DATABASES) {
       assert.equal(result.status, 'KO');
       assert.match(result.message!, /no verified copy on offer-2/);
       const [o1, o2] = result.copies;
-      assert.deepEqual([o1.offerId, o1.status, o1.digest], ['offer-1', 'OK', sha512(data)]);
+      assert.deepEqual([o1.offerId, o1.status, o1.digest], ['offer-1', 'OK', sha256(data)]);
       assert.deepEqual([o2.offerId, o2.status, o2.attempts], ['offer-2', 'KO', 3]);
       assert.match(o2.message!, /failed after 50000 bytes/);
       assert.equal(s.faulty.putAttempts('offer-2'), 3);
@@ -150,8 +152,8 @@ for (const database of TEST_DATABASES) {
         const data = randomBytes(300_000);
         const ok = await threaded.engine.write({ container: 'objects', id: 'threaded', source: bufferSource(data, 50_000) });
         assert.equal(ok.status, 'OK');
-        assert.equal(ok.digest, sha512(data));
-        assert.deepEqual(ok.copies.map((c) => c.digest), [sha512(data), sha512(data)]);
+        assert.equal(ok.digest, sha256(data));
+        assert.deepEqual(ok.copies.map((c) => c.digest), [sha256(data), sha256(data)]);
         // The kept digest is the engine's and is right: recomputed from the file, it agrees.
         assert.equal(await threaded.engine.runtime('offer-1').run('digest', 0, (c) => c.digest('objects', 'threaded', { algorithm: 'sha512', noCache: true })), sha512(data));
         threaded.faulty.faults('offer-2').corrupt = true;
@@ -172,7 +174,7 @@ for (const database of TEST_DATABASES) {
 
     test('an expected digest that the bytes do not have fails the write and leaves no copy', async () => {
       const data = randomBytes(3000);
-      const result = await s.engine.write({ container: 'objects', id: 'expected', source: bufferSource(data), expectedDigest: sha512(Buffer.from('other')) });
+      const result = await s.engine.write({ container: 'objects', id: 'expected', source: bufferSource(data), expectedDigest: sha256(Buffer.from('other')) });
       assert.equal(result.status, 'KO');
       assert.match(result.message!, /differs from the expected/);
       assert.deepEqual(await s.engine.exists('default', 'objects', 'expected'), { 'offer-1': false, 'offer-2': false });
@@ -240,7 +242,7 @@ for (const database of TEST_DATABASES) {
       const rows = await s.cdb.db.selectFrom('storage_object').select(['id', 'digest']).where('container', '=', 'many').execute();
       assert.equal(rows.length, 40);
       const byId = new Map(rows.map((r) => [r.id, r.digest]));
-      for (const it of items) assert.equal(byId.get(it.id), sha512(it.data));
+      for (const it of items) assert.equal(byId.get(it.id), sha256(it.data));
     });
 
     test('an unknown strategy is refused with its name', async () => {

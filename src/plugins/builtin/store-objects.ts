@@ -47,11 +47,12 @@ export default class StoreObjects implements WorkerPlugin {
       // The object's bytes: its workspace file, or its range of the package.
       const { file, start, size } = await io.workspace.locate(o.path);
       const open = () => size === 0 ? Readable.from([]) : createReadStream(file, { start, end: start + size - 1, highWaterMark: 1024 * 1024 });
+      // The unpack's SHA-512 of these bytes: the engine hashes in the same algorithm to check it.
       const expected = o.computedDigest?.algorithm === 'SHA-512' ? o.computedDigest.value : undefined;
       let objectStatus: Status;
       let detail: unknown;
       try {
-        const r = await storage.write({ strategyId, container: 'objects', id: o.id, source: { size, open }, expectedDigest: expected });
+        const r = await storage.write({ strategyId, container: 'objects', id: o.id, source: { size, open }, ...(expected ? { expectedDigest: expected, digestAlgorithm: 'sha512' as const } : {}) });
         objectStatus = r.status === 'OK' ? (r.copies.every((c) => c.status === 'ALREADY_EXISTS') ? 'ALREADY_EXECUTED' : 'OK') : 'KO';
         o.storage = { status: objectStatus, digest: r.digest, digestAlgorithm: r.digestAlgorithm, size: r.size, copies: r.copies.map((c) => ({ offerId: c.offerId, status: c.status, digest: c.digest })) };
         detail = { strategyId, digest: r.digest, digestAlgorithm: r.digestAlgorithm, copies: r.copies };
