@@ -79,8 +79,28 @@ export interface HandlerIO {
   lifecycle(kind: 'unit' | 'objectgroup', lifecycleId: string, events: EventInput[]): Promise<void>;
   /** Message from the catalogues (default, then this plugin's properties). */
   message(code: string, params?: Record<string, string | number>): string;
-  services: { cdb: CoffreDb; logbook: Logbook; storage?: StorageEngine; workspaces: Workspaces; config?: CoffreConfig };
+  services: { cdb: CoffreDb; logbook: Logbook; storage?: StorageEngine; workspaces: Workspaces; config?: CoffreConfig; rows: RowWrites };
   log: Logger;
+}
+
+/**
+ * One write of rows: inserted, or on a `conflict` key left alone (no `update`) or updated (the
+ * `update` columns). Rows of one table carry the same columns.
+ */
+export interface RowOp {
+  table: string;
+  rows: Record<string, unknown>[];
+  conflict: string[];
+  update?: string[];
+}
+
+/**
+ * Small writes shared with the other calls in flight: the ops of one call are committed together
+ * (the promise resolves once they are), in one transaction with other calls' ops. For the many
+ * one-row writes of per-item actions (item data, index rows), instead of one transaction each.
+ */
+export interface RowWrites {
+  write(ops: RowOp[]): Promise<void>;
 }
 
 export const isPluginClass = (value: unknown): value is PluginClass =>

@@ -7,10 +7,11 @@ import type { Logger } from '../log/index.ts';
 import type { CoffreConfig } from '../config/index.ts';
 import type { JobQueue, Job } from '../queue/index.ts';
 import type { Workspaces } from '../workspace/index.ts';
-import type { HandlerIO, ItemStatus, WorkItem } from '../plugins/api.ts';
+import type { HandlerIO, ItemStatus, RowWrites, WorkItem } from '../plugins/api.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import { isStatus, addStatus, isFailure, worstOf, type ActionResult } from './status.ts';
 import { lifecycleEvents } from './lifecycle.ts';
+import { RowWriter } from './row-writer.ts';
 import type { WorkflowRegistry, WorkflowAction } from '../ingest/workflow/definition.ts';
 
 export const WORKFLOW_QUEUE = 'workflow';
@@ -53,6 +54,8 @@ export interface WorkerDeps {
   itemConcurrency: number;
   maxAttempts: number;
   config?: CoffreConfig;
+  /** Coalesced row writes shared by the workers of a process (one is made when absent). */
+  rows?: RowWrites;
 }
 
 const MAX_FAILURES_REPORTED = 50;
@@ -60,9 +63,11 @@ const MAX_FAILURES_REPORTED = 50;
 /** Runs batches of workflow steps: leases a job, calls the plugins on its items, records the result. */
 export class Worker {
   readonly id: string;
+  private readonly rows: RowWrites;
 
   constructor(private readonly deps: WorkerDeps, id?: string) {
     this.id = id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.rows = deps.rows ?? new RowWriter(deps.cdb);
   }
 
   /** Leases and runs jobs until the signal aborts. */
@@ -132,9 +137,12 @@ export class Worker {
     }
     const actions: Record<string, ActionResult> = {};
     const failures: ItemFailure[] = [];
+    // What a call's handler I/O shares with the other calls of the batch is made once.
+    const contexts = step.actions.map((action) => this.callContext(p, action, params));
     const runItem = async (item: WorkItem) => {
-      for (const action of step.actions) {
-        const r = await this.callPlugin(p, action, item, params);
+      for (const ctx of contexts) {
+        const { action } = ctx;
+        const r = await this.callPlugin(ctx, item);
         const into = addStatus(actions[action.name], r.globalStatus);
         if (step.distribution.kind === 'REF') {
           into.params = r.params;
@@ -153,10 +161,11 @@ export class Worker {
     return { status: worstOf(Object.values(actions).map((a) => a.status)), actions, failures };
   }
 
-  /** One plugin call: a fresh instance (seed 004), its item status, its lifecycle events. */
-  private async callPlugin(p: BatchPayload, action: WorkflowAction, item: WorkItem, params: Record<string, unknown>): Promise<ItemStatus> {
+  /** The handler I/O of one action in one batch, without its item. */
+  private callContext(p: BatchPayload, action: WorkflowAction, params: Record<string, unknown>): CallContext {
     const { plugins, logbook, workspaces, cdb, storage, log } = this.deps;
-    const { plugin, entry } = plugins.create(action.name);
+    const entry = plugins.get(action.name);
+    if (!entry) throw new Error(`no plugin handles action ${action.name}`);
     const ws = workspaces.open(p.operationId);
     // Catalogue messages read `{detail}`: our plugins give their explanation as `reason`.
     const message = (code: string, mp?: Record<string, string | number>) => logbook.message(code, { detail: mp?.reason ?? '', ...mp }, entry.catalogue);
@@ -167,12 +176,11 @@ export class Worker {
       }
       return codes[codes.length - 1];
     };
-    const io: HandlerIO = {
+    const io: Omit<HandlerIO, 'item'> = {
       operationId: p.operationId,
       workflowId: p.workflowId,
       step: p.step,
       action: action.name,
-      item,
       parameters: Object.freeze({ ...params, ...action.parameters }),
       workspace: {
         path: (rel) => ws.resolve(rel),
@@ -187,9 +195,17 @@ export class Worker {
       journal: async (events: EventInput[]) => void (await logbook.appendOperation(p.operationId, events.map((e) => ({ agId: this.id, ...e })))),
       lifecycle: (kind, id, events) => logbook.appendLifecycle(kind, id, p.operationId, p.step, events.map((e) => ({ agId: this.id, ...e }))),
       message,
-      services: { cdb, logbook, storage, workspaces, config: this.deps.config },
+      services: { cdb, logbook, storage, workspaces, config: this.deps.config, rows: this.rows },
       log,
     };
+    return { p, action, io, firstMessage };
+  }
+
+  /** One plugin call: a fresh instance (seed 004), its item status, its lifecycle events. */
+  private async callPlugin({ p, action, io: shared, firstMessage }: CallContext, item: WorkItem): Promise<ItemStatus> {
+    const { plugins, logbook, log } = this.deps;
+    const { plugin } = plugins.create(action.name);
+    const io: HandlerIO = { ...shared, item };
     let result: ItemStatus;
     try {
       result = await plugin.execute(io);
@@ -208,6 +224,13 @@ export class Worker {
   }
 }
 
+interface CallContext {
+  p: BatchPayload;
+  action: WorkflowAction;
+  io: Omit<HandlerIO, 'item'>;
+  firstMessage(codes: string[], params?: Record<string, string | number>): string;
+}
+
 /** Runs `fn` over items with at most `limit` in flight. */
 export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -222,7 +245,12 @@ export class WorkerPool {
   private readonly abort = new AbortController();
   private running: Promise<void>[] = [];
 
-  constructor(private readonly deps: WorkerDeps, private readonly size: number) {}
+  private readonly deps: WorkerDeps;
+
+  constructor(deps: WorkerDeps, private readonly size: number) {
+    // One writer for the whole pool: the rows of every worker's items share commits.
+    this.deps = { ...deps, rows: deps.rows ?? new RowWriter(deps.cdb) };
+  }
 
   start(): void {
     for (let i = 0; i < this.size; i++) {

@@ -6,18 +6,19 @@ import type { GroupItem, UnitItem } from './items.ts';
 export class UnitIndexing implements WorkerPlugin {
   async execute(io: HandlerIO): Promise<ItemStatus> {
     const u = io.item.data as UnitItem;
-    await io.services.cdb.db
-      .insertInto('archive_unit')
-      .values({
+    // Through the shared row writer: the units in flight are inserted by one statement, one commit.
+    await io.services.rows.write([{
+      table: 'archive_unit',
+      rows: [{
         id: io.item.id,
         operation_id: io.operationId,
         parent_ids: JSON.stringify(u.parentIds),
         title: u.title ?? null,
         metadata: JSON.stringify({ manifestId: u.manifestId, content: u.content, management: u.management ?? null, groupIds: u.groupIds }),
         created_at: nowIso(),
-      })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+      }],
+      conflict: ['id'],
+    }]);
     return { globalStatus: 'OK', params: { unit: u.manifestId } };
   }
 }
@@ -28,7 +29,6 @@ export class GroupIndexing implements WorkerPlugin {
     const g = io.item.data as GroupItem;
     const now = nowIso();
     const strategy = String(io.parameters.strategy ?? 'default');
-    // One multi-row insert per table (not one statement per object and copy).
     const objects = g.objects.map((o) => ({
       id: o.id,
       operation_id: io.operationId,
@@ -46,18 +46,13 @@ export class GroupIndexing implements WorkerPlugin {
     }));
     const copies = g.objects.flatMap((o) => (o.storage?.copies ?? []).filter((c) => c.status !== 'KO')
       .map((c) => ({ object_id: o.id, offer_id: c.offerId, digest: c.digest ?? o.storage!.digest, size: o.storage!.size, created_at: now })));
-    await io.services.cdb.db.transaction().execute(async (trx) => {
-      await trx.insertInto('object_group').values({ id: io.item.id, operation_id: io.operationId, unit_ids: JSON.stringify(g.unitIds), created_at: now })
-        .onConflict((oc) => oc.column('id').doNothing()).execute();
-      // Chunks keep every statement under SQLite's bound-parameter limit.
-      for (let i = 0; i < objects.length; i += 500) {
-        await trx.insertInto('archive_object').values(objects.slice(i, i + 500)).onConflict((oc) => oc.column('id').doNothing()).execute();
-      }
-      for (let i = 0; i < copies.length; i += 1000) {
-        await trx.insertInto('object_copy').values(copies.slice(i, i + 1000))
-          .onConflict((oc) => oc.columns(['object_id', 'offer_id']).doNothing()).execute();
-      }
-    });
+    // The group, its objects and copies land in one transaction, shared with the other groups in
+    // flight (the row writer merges them into multi-row statements).
+    await io.services.rows.write([
+      { table: 'object_group', rows: [{ id: io.item.id, operation_id: io.operationId, unit_ids: JSON.stringify(g.unitIds), created_at: now }], conflict: ['id'] },
+      { table: 'archive_object', rows: objects, conflict: ['id'] },
+      { table: 'object_copy', rows: copies, conflict: ['object_id', 'offer_id'] },
+    ]);
     return { globalStatus: 'OK', params: { group: g.manifestId } };
   }
 }

@@ -20,6 +20,10 @@ export interface ObjectItem {
   declaredDigest?: { algorithm: string; value: string };
   computedDigest?: { algorithm: string; value: string };
   format?: { formatId?: string; mimeType?: string; formatLitteral?: string };
+  /**
+   * The format identified from content (null: not identified): put by CHECK_MANIFEST from the
+   * unpack's identification, else by OG_OBJECTS_FORMAT_CHECK.
+   */
   identified?: { formatId: string; mimeType: string; name: string } | null;
   filename?: string;
   metadata?: unknown;
@@ -55,13 +59,15 @@ export const PACKAGE_SUMMARY = 'package.json';
 
 export const ok = (params?: Record<string, string | number>, detail?: unknown) => ({ globalStatus: 'OK' as Status, params, detail });
 
-/** Saves what a per-object action learned about an object group (formats, copies) on its item. */
+/**
+ * Saves what a per-object action learned about an object group (formats, copies) on its item.
+ * Through the shared row writer: the items of the calls in flight are saved in one commit.
+ */
 export async function saveGroupItem(io: HandlerIO, group: GroupItem): Promise<void> {
-  await io.services.cdb.db
-    .updateTable('ingest_item')
-    .set({ data: JSON.stringify(group) })
-    .where('operation_id', '=', io.operationId)
-    .where('kind', '=', 'objectgroup')
-    .where('seq', '=', io.item.seq)
-    .execute();
+  await io.services.rows.write([{
+    table: 'ingest_item',
+    rows: [{ operation_id: io.operationId, kind: 'objectgroup', seq: io.item.seq, item_id: io.item.id, data: JSON.stringify(group) }],
+    conflict: ['operation_id', 'kind', 'seq'],
+    update: ['data'],
+  }]);
 }
