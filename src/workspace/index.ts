@@ -7,7 +7,8 @@
  *       // files: [{ path: 'Content/a.pdf', size, digests: { sha512 } }] (paths as in the archive),
  *       // digested while unpacking (md5, sha1, sha256, sha384, sha512: ask for what later steps
  *       // check, so that no byte is read twice); a replay after a crash starts clean, a replay
- *       // after success returns the stored listing (ws.listing() reads it back any time).
+ *       // after success returns the stored listing (ws.listing() reads it back any time);
+ *       // `identify: { bytes, identify(head) }` also lists each file's format, from the same pass.
  *   const stream = await ws.openRead('Content/a.pdf');       // read a package file
  *   await ws.writeOutput('report.json', json);               // a step's result, written atomically
  *   await ws.remove();
@@ -27,6 +28,6 @@ export {
   workspaceConfigSchema, unpackLimitsSchema, DEFAULT_UNPACK_LIMITS, type WorkspaceConfig, type UnpackLimits,
 } from './config.ts';
 export { checkEntryName, isSafeEntryName } from './names.ts';
-export { DIGEST_ALGORITHMS, type DigestAlgorithm, type WorkspaceFile } from './sink.ts';
+export { DIGEST_ALGORITHMS, type DigestAlgorithm, type WorkspaceFile, type ContentFormat, type ContentIdentifier } from './sink.ts';
 export { detectArchiveKind, type ArchiveKind } from './archives.ts';
 export { Workspaces, Workspace, type UnpackOptions, type UnpackResult, type FileLocation } from './workspace.ts';

@@ -18,6 +18,24 @@ export interface WorkspaceFile {
    * `size` bytes at this offset of the package file, read by range instead of copied.
    */
   inPackage?: { offset: number };
+  /**
+   * The format identified from the file's first bytes while unpacking (UnpackOptions.identify):
+   * null when not identified; absent when no identification was asked for.
+   */
+  format?: ContentFormat | null;
+}
+
+/** A format identified from content (a PRONOM id for the SIP component's identification). */
+export interface ContentFormat {
+  puid: string;
+  mimeType: string;
+  name: string;
+}
+
+/** Identifies a format from a file's first bytes (at most `bytes` of them). */
+export interface ContentIdentifier {
+  bytes: number;
+  identify(head: Buffer): ContentFormat | undefined;
 }
 
 export type EntryType = 'file' | 'directory' | 'link' | 'special';
@@ -40,6 +58,7 @@ export class UnpackSink {
     private readonly packageSize: number,
     private readonly algorithms: readonly DigestAlgorithm[],
     private readonly fsync: boolean,
+    private readonly identifier?: ContentIdentifier,
   ) {}
 
   get totalSize(): number {
@@ -129,20 +148,33 @@ export class UnpackSink {
     return file;
   }
 
-  /** Counts (limits on real bytes) and digests a file's bytes, handing each chunk to `write`. */
+  /**
+   * Counts (limits on real bytes) and digests a file's bytes, handing each chunk to `write`; with
+   * an identifier, identifies its format from the first bytes of the same pass (no second read).
+   */
   private async consume(name: string, source: AsyncIterable<Buffer>, compressedSize: number | undefined, write: ((chunk: Buffer) => Promise<void>) | undefined): Promise<WorkspaceFile> {
     const hashes: Hash[] = this.algorithms.map((a) => createHash(a));
+    const sniff = this.identifier?.bytes ?? 0;
+    const head: Buffer[] = [];
+    let headSize = 0;
     let size = 0;
     for await (const chunk of source) {
       size += chunk.length;
       this.total += chunk.length;
       this.checkLimits(name, size, compressedSize);
       for (const h of hashes) h.update(chunk);
+      if (headSize < sniff) {
+        const part = chunk.subarray(0, sniff - headSize);
+        head.push(part);
+        headSize += part.length;
+      }
       if (write) await write(chunk);
     }
     const digests: WorkspaceFile['digests'] = {};
     this.algorithms.forEach((a, i) => (digests[a] = hashes[i].digest('hex')));
-    return { path: name, size, digests };
+    const file: WorkspaceFile = { path: name, size, digests };
+    if (this.identifier) file.format = this.identifier.identify(head.length === 1 ? head[0] : Buffer.concat(head)) ?? null;
+    return file;
   }
 
   private checkLimits(name: string, size: number, compressedSize: number | undefined): void {

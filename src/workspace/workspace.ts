@@ -5,7 +5,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { WorkspaceError } from './errors.ts';
 import { checkEntryName } from './names.ts';
 import { DEFAULT_UNPACK_LIMITS, type UnpackLimits, type WorkspaceConfig } from './config.ts';
-import { UnpackSink, type DigestAlgorithm, type WorkspaceFile } from './sink.ts';
+import { UnpackSink, type ContentIdentifier, type DigestAlgorithm, type WorkspaceFile } from './sink.ts';
 import { detectArchiveKind, unpackTar, unpackZip, type ArchiveKind } from './archives.ts';
 
 export interface UnpackOptions {
@@ -13,6 +13,11 @@ export interface UnpackOptions {
   digests?: readonly DigestAlgorithm[];
   /** Skip detection when the caller knows the format. */
   kind?: ArchiveKind;
+  /**
+   * Identify each file's format from its first bytes during the same pass (listed as `format`),
+   * so that no later step opens every file again to read its head.
+   */
+  identify?: ContentIdentifier;
 }
 
 export interface UnpackResult {
@@ -154,7 +159,7 @@ export class Workspace {
     const content = join(temp, 'content');
     await mkdir(content, { recursive: true });
     try {
-      const sink = new UnpackSink(content, this.limits, packageSize, algorithms, this.fsync);
+      const sink = new UnpackSink(content, this.limits, packageSize, algorithms, this.fsync, options.identify);
       if (kind === 'zip') await unpackZip(packagePath, sink, this.limits.maxEntries, this.inPackageMinSize);
       else await unpackTar(packagePath, kind === 'tar.gz', sink);
       const result: UnpackResult = {

@@ -1,6 +1,7 @@
 import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
 import { readCheckedPackage } from '../../ingest/sip-adapter.ts';
 import { describeLocation } from '../../sip/errors.ts';
+import type { ContentFormat } from '../../workspace/index.ts';
 import { PACKAGE_SUMMARY, type GroupItem, type ObjectItem, type PackageSummary, type UnitItem } from './items.ts';
 
 /**
@@ -9,6 +10,12 @@ import { PACKAGE_SUMMARY, type GroupItem, type ObjectItem, type PackageSummary, 
  * groups as the items of the next steps, with archive ids unique across operations.
  * Replay-safe: the items of the operation are replaced as a whole.
  */
+/** `identified` of an object, from the unpack's identification; nothing when there was none. */
+function identifiedAtUnpack(format: ContentFormat | null | undefined): Pick<ObjectItem, 'identified'> {
+  if (format === undefined) return {};
+  return { identified: format && { formatId: format.puid, mimeType: format.mimeType, name: format.name } };
+}
+
 export default class CheckManifest implements WorkerPlugin {
   async execute(io: HandlerIO): Promise<ItemStatus> {
     const ws = io.services.workspaces.open(io.operationId);
@@ -31,6 +38,8 @@ export default class CheckManifest implements WorkerPlugin {
     const unitIds = new Map(pkg.units.map((u, i) => [u.id, `${op}-u${i}`]));
     const groupIds = new Map(pkg.groups.map((g, i) => [g.id, `${op}-g${i}`]));
     const objects = new Map(pkg.objects.map((o, i) => [o.id, { o, id: `${op}-o${i}` }]));
+    // Formats identified from content while unpacking (absent when the unpack did not identify).
+    const formats = new Map(listing.files.filter((f) => f.format !== undefined).map((f) => [f.path, f.format!]));
     const units: UnitItem[] = pkg.units.map((u) => ({
       manifestId: u.id,
       parentIds: u.parentIds.map((p) => unitIds.get(p) ?? p),
@@ -47,6 +56,7 @@ export default class CheckManifest implements WorkerPlugin {
         return {
           id, manifestId: o.id, kind: o.kind, version: o.version, path: o.path, size: o.size, declaredSize: o.declaredSize,
           declaredDigest: o.declaredDigest, computedDigest: o.computedDigest, format: o.format, filename: o.filename, metadata: o.metadata,
+          ...identifiedAtUnpack(o.kind === 'binary' && o.path ? formats.get(o.path) : undefined),
         };
       }),
     }));

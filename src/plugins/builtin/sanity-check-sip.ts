@@ -1,8 +1,16 @@
 import { stat } from 'node:fs/promises';
 import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
 import { WorkspaceError } from '../../workspace/index.ts';
+import { FORMAT_SNIFF_BYTES, identifyFormat } from '../../sip/index.ts';
 
-/** SANITY_CHECK_SIP: the package exists and unpacks safely into the operation's workspace. */
+/** Formats are identified from the first bytes while unpacking: OG_OBJECTS_FORMAT_CHECK reads no file. */
+const IDENTIFY = { bytes: FORMAT_SNIFF_BYTES, identify: identifyFormat };
+
+/**
+ * SANITY_CHECK_SIP: the package exists and unpacks safely into the operation's workspace. The one
+ * pass over every file's bytes also digests it (SHA-512, reused by CHECK_DIGEST and OBJ_STORAGE)
+ * and identifies its format from its first bytes (reused by OG_OBJECTS_FORMAT_CHECK).
+ */
 export default class SanityCheckSip implements WorkerPlugin {
   async execute(io: HandlerIO): Promise<ItemStatus> {
     const packagePath = String(io.parameters.packagePath ?? '');
@@ -13,7 +21,7 @@ export default class SanityCheckSip implements WorkerPlugin {
     }
     const ws = io.services.workspaces.open(io.operationId);
     try {
-      const listing = await ws.unpack(packagePath, { digests: ['sha512'] });
+      const listing = await ws.unpack(packagePath, { digests: ['sha512'], identify: IDENTIFY });
       return {
         globalStatus: 'OK',
         itemsStatus: [{ UNPACK: { globalStatus: 'OK' } }],
