@@ -1,5 +1,5 @@
 /**
- * npm run bench -- ingest [--small N] [--large-size MiB]
+ * npm run bench -- ingest [--small N] [--large-size MiB] [--only small|large]
  *
  * Through `coffre ingest --wait` against `coffre serve` on the embedded defaults (SQLite, two
  * filesystem offers in the data folder, in-process workers):
@@ -30,6 +30,8 @@ const arg = (name: string, dflt: number) => {
 };
 const SMALL_N = arg('--small', 10_000);
 const LARGE_MIB = arg('--large-size', 256);
+/** `--only small` or `--only large`: run one case (e.g. to profile it); both by default. */
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 
 const root = join(process.env.COFFRE_BENCH_TMP ?? tmpdir(), `coffre-bench-ingest-${process.pid}`);
 mkdirSync(root, { recursive: true });
@@ -176,39 +178,43 @@ async function main() {
   const url = `http://127.0.0.1:${port}`;
   const dataDir = join(root, 'data');
   console.log(`building packages in ${root} …`);
-  const small = await makeSedaPackage(join(root, 'small.zip'), { objects: SMALL_N, size: 4096 });
-  const large = await makeSedaPackage(join(root, 'large.zip'), { objects: 4, size: LARGE_MIB * 2 ** 20 });
+  const small = ONLY !== 'large' ? await makeSedaPackage(join(root, 'small.zip'), { objects: SMALL_N, size: 4096 }) : '';
+  const large = ONLY !== 'small' ? await makeSedaPackage(join(root, 'large.zip'), { objects: 4, size: LARGE_MIB * 2 ** 20 }) : '';
   const server = await startServer(dataDir, port);
   const rss = rssSampler(() => rssOf(server.pid!));
   const memory = memorySampler(url, server.pid!);
   const token = await signInstanceToken(loadOrCreateInstanceKey(dataDir), loadConfig({ overrides: { dataDir } }).auth, { space: 'bench', ttlSeconds: 7200 });
   const rows = [];
   try {
-    console.log(`case 1: ${SMALL_N} objects of 4 KiB …`);
-    const s = await runIngest(small, url, token);
-    const sParts = await breakdown(url, token, s.out.operationId, s.startedAt, s.ms);
-    printSteps(dataDir, s.out.operationId);
-    const sBase = await baseline(small, join(root, 'base-small'));
-    rmSync(join(root, 'base-small'), { recursive: true, force: true });
-    rows.push({
-      case: `${SMALL_N} × 4 KiB`, status: s.out.status, 'ours s': s.ms / 1000, 'objects/s': SMALL_N / (s.ms / 1000),
-      'upload s': sParts.uploadMs / 1000, 'workflow s': sParts.workflowMs / 1000,
-      'baseline s': sBase / 1000, 'baseline objects/s': SMALL_N / (sBase / 1000), 'ours/baseline': s.ms / sBase, 'workflow/baseline': sParts.workflowMs / sBase, goal: '≥ 1000 objects/s',
-      met: SMALL_N / (s.ms / 1000) >= 1000 ? 'yes' : 'no',
-    });
-    console.log(`case 2: 4 objects of ${LARGE_MIB} MiB …`);
-    const l = await runIngest(large, url, token);
-    const lParts = await breakdown(url, token, l.out.operationId, l.startedAt, l.ms);
-    printSteps(dataDir, l.out.operationId);
-    const lBase = await baseline(large, join(root, 'base-large'));
-    rmSync(join(root, 'base-large'), { recursive: true, force: true });
-    const mib = (4 * LARGE_MIB);
-    rows.push({
-      case: `4 × ${LARGE_MIB} MiB`, status: l.out.status, 'ours s': l.ms / 1000, 'MiB/s': mib / (l.ms / 1000),
-      'upload s': lParts.uploadMs / 1000, 'workflow s': lParts.workflowMs / 1000,
-      'baseline s': lBase / 1000, 'baseline MiB/s': mib / (lBase / 1000), 'ours/baseline': l.ms / lBase, 'workflow/baseline': lParts.workflowMs / lBase, goal: '≤ 1.5× baseline',
-      met: l.ms / lBase <= 1.5 ? 'yes' : 'no',
-    });
+    if (small) {
+      console.log(`case 1: ${SMALL_N} objects of 4 KiB …`);
+      const s = await runIngest(small, url, token);
+      const sParts = await breakdown(url, token, s.out.operationId, s.startedAt, s.ms);
+      printSteps(dataDir, s.out.operationId);
+      const sBase = await baseline(small, join(root, 'base-small'));
+      rmSync(join(root, 'base-small'), { recursive: true, force: true });
+      rows.push({
+        case: `${SMALL_N} × 4 KiB`, status: s.out.status, 'ours s': s.ms / 1000, 'objects/s': SMALL_N / (s.ms / 1000),
+        'upload s': sParts.uploadMs / 1000, 'workflow s': sParts.workflowMs / 1000,
+        'baseline s': sBase / 1000, 'baseline objects/s': SMALL_N / (sBase / 1000), 'ours/baseline': s.ms / sBase, 'workflow/baseline': sParts.workflowMs / sBase, goal: '≥ 1000 objects/s',
+        met: SMALL_N / (s.ms / 1000) >= 1000 ? 'yes' : 'no',
+      });
+    }
+    if (large) {
+      console.log(`case 2: 4 objects of ${LARGE_MIB} MiB …`);
+      const l = await runIngest(large, url, token);
+      const lParts = await breakdown(url, token, l.out.operationId, l.startedAt, l.ms);
+      printSteps(dataDir, l.out.operationId);
+      const lBase = await baseline(large, join(root, 'base-large'));
+      rmSync(join(root, 'base-large'), { recursive: true, force: true });
+      const mib = (4 * LARGE_MIB);
+      rows.push({
+        case: `4 × ${LARGE_MIB} MiB`, status: l.out.status, 'ours s': l.ms / 1000, 'MiB/s': mib / (l.ms / 1000),
+        'upload s': lParts.uploadMs / 1000, 'workflow s': lParts.workflowMs / 1000,
+        'baseline s': lBase / 1000, 'baseline MiB/s': mib / (lBase / 1000), 'ours/baseline': l.ms / lBase, 'workflow/baseline': lParts.workflowMs / lBase, goal: '≤ 1.5× baseline',
+        met: l.ms / lBase <= 1.5 ? 'yes' : 'no',
+      });
+    }
   } finally {
     const peak = rss.stop();
     memory.stop();
