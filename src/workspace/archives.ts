@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { open as openFile } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import yauzl from 'yauzl';
 import tar from 'tar-stream';
 import { WorkspaceError } from './errors.ts';
 import type { EntryType, UnpackSink } from './sink.ts';
+import { BlockReader } from './block-reader.ts';
 
 export type ArchiveKind = 'zip' | 'tar' | 'tar.gz';
 
@@ -58,13 +59,15 @@ function zipEntryType(entry: yauzl.Entry, name: string): EntryType {
  * the package, read once by range to be counted and digested (see UnpackSink.keepInPackage).
  */
 export async function unpackZip(path: string, sink: UnpackSink, maxEntries: number, inPackageMinSize = Infinity): Promise<void> {
+  // One reader for yauzl and the entries left in the package: small reads share cached blocks.
+  const reader = await BlockReader.open(path);
   let zip: yauzl.ZipFile;
   try {
-    zip = await yauzl.openPromise(path, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: false });
+    zip = await yauzl.fromRandomAccessReaderPromise(reader, reader.size, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: false });
   } catch (err) {
+    reader.release(); // yauzl took a reference it does not give back on failure; this closes the file
     throw corrupt(err);
   }
-  let packageHandle: FileHandle | undefined;
   try {
     if (zip.entryCount > maxEntries) {
       throw new WorkspaceError('TOO_MANY_ENTRIES', `the package declares ${zip.entryCount} entries, more than ${maxEntries}`);
@@ -82,8 +85,7 @@ export async function unpackZip(path: string, sink: UnpackSink, maxEntries: numb
         continue;
       }
       if (entry.compressionMethod === 0 && entry.uncompressedSize >= inPackageMinSize) {
-        packageHandle ??= await openFile(path, 'r');
-        await keepStoredEntry(packageHandle, entry, name, raw, sink);
+        await keepStoredEntry(reader, entry, name, raw, sink);
         continue;
       }
       let stream: Readable;
@@ -100,42 +102,27 @@ export async function unpackZip(path: string, sink: UnpackSink, maxEntries: numb
       }
     }
   } finally {
-    zip.close();
-    await packageHandle?.close();
+    zip.close(); // releases the reader (and its file) once no entry stream holds it
   }
 }
 
-const RANGE_CHUNK = 1024 * 1024;
-
 /** Where a STORED entry's bytes start: after its local header (signature checked). */
-async function storedDataOffset(handle: FileHandle, entry: yauzl.Entry, raw: string): Promise<number> {
-  const header = Buffer.alloc(30);
-  const { bytesRead } = await handle.read(header, 0, 30, entry.relativeOffsetOfLocalHeader);
-  if (bytesRead < 30 || header.readUInt32LE(0) !== 0x04034b50) {
+async function storedDataOffset(reader: BlockReader, entry: yauzl.Entry, raw: string): Promise<number> {
+  const header = await reader.readAt(entry.relativeOffsetOfLocalHeader, 30);
+  if (header.length < 30 || header.readUInt32LE(0) !== 0x04034b50) {
     throw new WorkspaceError('CORRUPT_ARCHIVE', 'unreadable archive: invalid local file header', raw);
   }
   return entry.relativeOffsetOfLocalHeader + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
 }
 
-/** The bytes of [start, start + size) of an open file, in chunks; stops early at its end. */
-async function* readRange(handle: FileHandle, start: number, size: number): AsyncGenerator<Buffer> {
-  for (let done = 0; done < size;) {
-    const buf = Buffer.allocUnsafe(Math.min(RANGE_CHUNK, size - done));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, start + done);
-    if (bytesRead === 0) return;
-    done += bytesRead;
-    yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-  }
-}
-
-async function keepStoredEntry(handle: FileHandle, entry: yauzl.Entry, name: string, raw: string, sink: UnpackSink): Promise<void> {
+async function keepStoredEntry(reader: BlockReader, entry: yauzl.Entry, name: string, raw: string, sink: UnpackSink): Promise<void> {
   if (entry.compressedSize !== entry.uncompressedSize) {
     throw new WorkspaceError('CORRUPT_ARCHIVE', `unreadable archive: a stored entry of ${entry.uncompressedSize} bytes occupies ${entry.compressedSize}`, raw);
   }
   try {
-    const offset = await storedDataOffset(handle, entry, raw);
+    const offset = await storedDataOffset(reader, entry, raw);
     // The range ends where the header says; a truncated package yields fewer bytes (refused).
-    await sink.keepInPackage(name, readRange(handle, offset, entry.uncompressedSize), offset, entry.uncompressedSize);
+    await sink.keepInPackage(name, reader.range(offset, entry.uncompressedSize), offset, entry.uncompressedSize);
   } catch (err) {
     throw corrupt(err, raw);
   }

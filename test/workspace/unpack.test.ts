@@ -256,3 +256,44 @@ describe('STORED zip entries left in the package', () => {
     await refused(ws.unpack(broken), 'CORRUPT_ARCHIVE');
   });
 });
+
+describe('format identification while unpacking', () => {
+  const identify = { bytes: 16, identify: (head: Buffer) => (head.subarray(0, 4).toString() === '%PDF' ? { puid: 'fmt/x', mimeType: 'application/pdf', name: `head ${head.length}` } : undefined) };
+
+  test('each file is identified from its first bytes in the same pass (copied or left in the package)', async () => {
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), noise(100_000, 3)]);
+    const pkg = await archive('zip', [
+      { name: 'stored.pdf', data: pdf, store: true },
+      { name: 'deflated.pdf', data: pdf },
+      { name: 'other.bin', data: noise(50, 4), store: true },
+      { name: 'empty', data: '' },
+    ]);
+    const ws = new Workspaces({ root: join(tmp.path, `root${n++}`), inPackageMinSize: 0 }).open('op-format');
+    const result = await ws.unpack(pkg, { digests: ['sha256'], identify });
+    const byName = new Map(result.files.map((f) => [f.path, f]));
+    assert.ok(byName.get('stored.pdf')!.inPackage);
+    // At most `bytes` bytes are handed to the identifier.
+    assert.deepEqual(byName.get('stored.pdf')!.format, { puid: 'fmt/x', mimeType: 'application/pdf', name: 'head 16' });
+    assert.deepEqual(byName.get('deflated.pdf')!.format, { puid: 'fmt/x', mimeType: 'application/pdf', name: 'head 16' });
+    assert.equal(byName.get('other.bin')!.format, null);
+    assert.equal(byName.get('empty')!.format, null);
+    assert.equal(byName.get('stored.pdf')!.digests.sha256, sha256(pdf));
+    // Without an identifier, nothing is listed.
+    const plain = await new Workspaces({ root: join(tmp.path, `root${n++}`) }).open('op-plain').unpack(pkg);
+    assert.ok(plain.files.every((f) => !('format' in f)));
+  });
+
+  test('thousands of small stored entries: each read back exactly (cached blocks shared by neighbours)', async () => {
+    const datas = Array.from({ length: 2000 }, (_, i) => noise(100 + (i % 700), i + 1));
+    const pkg = await archive('zip', datas.map((data, i) => ({ name: `Content/${i}.bin`, data, store: true })));
+    const ws = new Workspaces({ root: join(tmp.path, `root${n++}`), inPackageMinSize: 0 }).open('op-many');
+    const result = await ws.unpack(pkg, { digests: ['sha256'] });
+    assert.equal(result.files.length, 2000);
+    result.files.forEach((f, i) => {
+      assert.equal(f.size, datas[i].length);
+      assert.equal(f.digests.sha256, sha256(datas[i]), f.path);
+    });
+    const at = await ws.locate('Content/1999.bin');
+    assert.deepEqual((await readFile(at.file)).subarray(at.start, at.start + at.size), datas[1999]);
+  });
+});
