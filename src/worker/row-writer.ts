@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
+import type SQLite from 'better-sqlite3';
 import type { CoffreDb, Database } from '../db/index.ts';
 import type { RowOp, RowWrites } from '../plugins/api.ts';
 
@@ -65,7 +66,7 @@ export class RowWriter implements RowWrites {
       while (n < this.queue.length && (n === 0 || rows + this.queue[n].rows <= MAX_ROWS_PER_DRAIN)) rows += this.queue[n++].rows;
       const batch = this.queue.splice(0, n);
       try {
-        await this.cdb.db.transaction().execute((trx) => writeMerged(trx, batch.flatMap((p) => p.ops)));
+        await this.cdb.db.transaction().execute((trx) => writeMerged(trx, this.cdb, batch.flatMap((p) => p.ops)));
         for (const p of batch) p.resolve();
       } catch (err) {
         if (batch.length === 1) {
@@ -75,7 +76,7 @@ export class RowWriter implements RowWrites {
         // Find the faulty call: each one alone, in its own transaction.
         for (const p of batch) {
           try {
-            await this.cdb.db.transaction().execute((trx) => writeMerged(trx, p.ops));
+            await this.cdb.db.transaction().execute((trx) => writeMerged(trx, this.cdb, p.ops));
             p.resolve();
           } catch (e) {
             p.reject(e);
@@ -87,7 +88,7 @@ export class RowWriter implements RowWrites {
 }
 
 /** Merges ops by table and conflict rule (first-seen order), then writes them in chunks. */
-async function writeMerged(trx: Kysely<Database>, ops: RowOp[]): Promise<void> {
+async function writeMerged(trx: Kysely<Database>, cdb: CoffreDb, ops: RowOp[]): Promise<void> {
   const merged = new Map<string, { op: RowOp; rows: Map<string, Record<string, unknown>> | Record<string, unknown>[] }>();
   for (const op of ops) {
     const key = `${op.table}\0${op.conflict.join(',')}\0${op.update?.join(',') ?? ''}`;
@@ -111,20 +112,67 @@ async function writeMerged(trx: Kysely<Database>, ops: RowOp[]): Promise<void> {
   }
   for (const { op, rows } of merged.values()) {
     const list = Array.isArray(rows) ? rows : [...rows.values()];
-    const columns = Math.max(1, Object.keys(list[0] ?? {}).length);
-    const chunk = Math.max(1, Math.floor(MAX_PARAMETERS_PER_STATEMENT / columns));
-    for (let i = 0; i < list.length; i += chunk) {
-      let q = trx.insertInto(op.table as keyof Database).values(list.slice(i, i + chunk) as any);
-      if (op.conflict.length) {
-        const update = op.update ?? [];
-        q = q.onConflict((oc) => {
-          const target = oc.columns(op.conflict as any);
-          return update.length
-            ? target.doUpdateSet(Object.fromEntries(update.map((c) => [c, (eb: any) => eb.ref(`excluded.${c}`)])) as any)
-            : target.doNothing();
-        });
-      }
-      await q.execute();
+    if (list.length === 0) continue;
+    const columns = Object.keys(list[0]);
+    for (const [from, count] of chunks(list.length, columns.length, cdb.dialect === 'sqlite')) {
+      const params: unknown[] = [];
+      for (let r = from; r < from + count; r++) for (const c of columns) params.push(list[r][c] ?? null);
+      const text = insertSql(cdb.dialect, op, columns, count);
+      if (cdb.sqlite) prepared(cdb.sqlite, text).run(params);
+      else await trx.executeQuery(CompiledQuery.raw(text, params));
     }
   }
+}
+
+/**
+ * Row ranges [from, count) of one statement each. On SQLite, counts come from a few fixed sizes,
+ * so that the prepared statements are reused from drain to drain; elsewhere, as many rows as the
+ * parameter budget allows.
+ */
+function* chunks(total: number, width: number, fixedSizes: boolean): Generator<[number, number]> {
+  const max = Math.max(1, Math.floor(MAX_PARAMETERS_PER_STATEMENT / Math.max(1, width)));
+  let from = 0;
+  while (from < total) {
+    const left = total - from;
+    const count = fixedSizes ? Math.min(max, STATEMENT_SIZES.find((n) => n <= left) ?? 1) : Math.min(max, left);
+    yield [from, count];
+    from += count;
+  }
+}
+const STATEMENT_SIZES = [128, 32, 8, 1];
+
+/**
+ * SQL of a multi-row insert with its conflict rule, built without Kysely's query builder (its
+ * per-value nodes cost more than the insert itself) and cached; names come from the code, quoted.
+ */
+const sqlCache = new Map<string, string>();
+function insertSql(dialect: string, op: RowOp, columns: string[], rows: number): string {
+  const key = `${dialect}|${op.table}|${columns.join(',')}|${op.conflict.join(',')}|${op.update?.join(',') ?? ''}|${rows}`;
+  let text = sqlCache.get(key);
+  if (text) return text;
+  const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  let p = 1;
+  const values: string[] = [];
+  for (let r = 0; r < rows; r++) values.push(`(${columns.map(() => (dialect === 'postgres' ? `$${p++}` : '?')).join(',')})`);
+  text = `insert into ${q(op.table)} (${columns.map(q).join(',')}) values ${values.join(',')}`;
+  if (op.conflict.length) {
+    const target = `on conflict (${op.conflict.map(q).join(',')})`;
+    text += op.update?.length ? ` ${target} do update set ${op.update.map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}` : ` ${target} do nothing`;
+  }
+  if (sqlCache.size > 500) sqlCache.clear();
+  sqlCache.set(key, text);
+  return text;
+}
+
+/** Prepared statements on the SQLite handle, used only inside a Kysely transaction held here. */
+const statements = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
+function prepared(sqlite: SQLite.Database, text: string): SQLite.Statement {
+  let m = statements.get(sqlite);
+  if (!m) statements.set(sqlite, (m = new Map()));
+  let st = m.get(text);
+  if (!st) {
+    if (m.size > 100) m.clear();
+    m.set(text, (st = sqlite.prepare(text)));
+  }
+  return st;
 }
