@@ -49,13 +49,14 @@ for (const database of TEST_DATABASES) {
     });
 
     test("a dead worker's job is leased again once its lease expires; the old holder cannot complete it", async () => {
-      const { queue, close } = await setup(50);
+      // A lease long enough that a loaded machine still asks again within it (it was 50 ms: flaky).
+      const { queue, close } = await setup(1000);
       try {
         await queue.enqueue([{ queue: 'q', key: 'k1', payload: {} }]);
         const dead = await queue.lease('q', 'dead-worker');
         assert.ok(dead);
         assert.equal(await queue.lease('q', 'w2'), undefined, 'held while the lease runs');
-        await new Promise((r) => setTimeout(r, 80));
+        await new Promise((r) => setTimeout(r, 1100));
         const again = await queue.lease('q', 'w2');
         assert.equal(again?.key, 'k1');
         assert.equal(again?.attempts, 2);
