@@ -55,6 +55,8 @@ export interface ParsedManifest {
 export interface ParseLimits {
   maxXmlDepth: number;
   maxXmlText: number;
+  /** Called once the root element gives the SEDA version (e.g. to start the XSD validation meanwhile). */
+  onVersion?: (version: SedaVersion) => void;
 }
 
 type Capture = { builder: JsonBuilder; done: (json: JsonObject) => void };
@@ -98,6 +100,7 @@ export async function parseSedaManifest(source: string | { file: string; start: 
     }
     if (depth === 1) {
       version = sedaVersionOf(tag, at(tag.local));
+      limits.onVersion?.(version);
       return;
     }
     const parent = stack[depth - 2];

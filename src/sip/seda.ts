@@ -3,7 +3,7 @@ import type { FileLocation } from '../workspace/index.ts';
 import { checkEntryName, type UnpackResult, type Workspace, type WorkspaceFile } from '../workspace/index.ts';
 import { IssueCollector, SipError, type SipLocation } from './errors.ts';
 import { ensureDigests, SEDA_DIGEST_ALGORITHMS, sedaAlgorithm } from './digests.ts';
-import { parseSedaManifest, type ParsedManifest, type RawObject } from './seda-parse.ts';
+import { parseSedaManifest, type ParsedManifest, type RawObject, type SedaVersion } from './seda-parse.ts';
 import { validateSedaSchema } from './schema.ts';
 import { objectOf, textOf } from './xmljson.ts';
 import type { FormatDeclared, SipObject, SipObjectGroup, SipPackage, SipUnit } from './model.ts';
@@ -20,9 +20,17 @@ export async function readSedaPackage(workspace: Workspace, listing: UnpackResul
   if (size > options.maxManifestSize) {
     throw SipError.of('MANIFEST_TOO_LARGE', `manifest of ${size} bytes is larger than the ${options.maxManifestSize} accepted`, { file: manifestPath });
   }
-  const parsed = await parseSedaManifest(at, manifestPath, options);
-  if (options.validateSchema) {
-    const issues = await validateSedaSchema(await readRange(at), manifestPath, parsed.version, options.standardsDir);
+  // The XSD validation runs in its own thread while this one parses: it starts as soon as the
+  // root element names the version. A parse refusal still comes first; then the schema's.
+  let validation: Promise<Awaited<ReturnType<typeof validateSedaSchema>>> | undefined;
+  const onVersion = (version: SedaVersion) => {
+    if (!options.validateSchema) return;
+    validation = readRange(at).then((manifest) => validateSedaSchema(manifest, manifestPath, version, options.standardsDir));
+    validation.catch(() => {}); // awaited below, unless the parse fails first
+  };
+  const parsed = await parseSedaManifest(at, manifestPath, { ...options, onVersion });
+  if (validation) {
+    const issues = await validation;
     if (issues.length > 0) throw new SipError(issues.slice(0, 100));
   }
   return checkManifest(workspace, listing, manifestPath, parsed, options);
