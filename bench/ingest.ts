@@ -125,7 +125,7 @@ function printSteps(dataDir: string, id: string) {
   try {
     const row = db.prepare('select steps from ingest_operation where id = ?').get(id) as { steps: string } | undefined;
     for (const s of JSON.parse(row?.steps ?? '[]') as Array<{ name: string; startedAt?: string; endedAt?: string }>) {
-      if (s.startedAt && s.endedAt) console.log(`  ${s.name.padEnd(32)} ${((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2)} s`);
+      if (s.startedAt && s.endedAt) console.log(`  ${s.name.padEnd(32)} ${((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2)} s  (${s.startedAt} → ${s.endedAt})`);
     }
   } finally {
     db.close();
