@@ -1,6 +1,7 @@
 import type { EventColumns, LogbookLfcEventTable, LogbookStepTable } from './tables.ts';
 import { hash } from 'node:crypto';
-import { EVENT_HASH, jsonString, NEEDS_ESCAPE, sha256Bytes, sha256Hex } from './canonical.ts';
+import { EVENT_HASH, jsonString, sha256Bytes, sha256Hex } from './canonical.ts';
+import { eventWriter, type EventWriter, type Scratch } from './eventbytes.ts';
 
 /**
  * The canonical JSON of a stored event, rebuilt from its columns: what its `hash` covers.
@@ -79,78 +80,17 @@ export function canonicalRowText(table: TableName, row: Record<string, unknown>,
   return TEXT[table](row, prevHex, valueText);
 }
 
-/** Node's Buffer has these fast writers (no encoding argument to parse); @types/node omits them. */
-type Scratch = Buffer & { utf8Write(text: string, offset: number): number; latin1Write(text: string, offset: number): number };
-
-type HashFn = (row: Record<string, unknown>, prevHex: string | null, S: Scratch, value: typeof valueText, str: typeof putString, raw: typeof putRaw) => number;
-
-/** Writes JSON.stringify(v) at n; short plain-ASCII strings are copied in JS (no native call). */
-function putString(S: Scratch, n: number, v: string): number {
-  const len = v.length;
-  if (len <= 256) {
-    let i = 0;
-    for (; i < len; i++) {
-      const c = v.charCodeAt(i);
-      if (c < 0x20 || c === 34 || c === 92 || c >= 0x80) break;
-      S[n + 1 + i] = c;
-    }
-    if (i === len) {
-      S[n] = 34;
-      S[n + 1 + len] = 34;
-      return n + len + 2;
-    }
-  }
-  return n + S.utf8Write(NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : '"' + v + '"', n);
-}
-
-/** Writes text that is already JSON (evDetData) at n. */
-function putRaw(S: Scratch, n: number, v: string): number {
-  const len = v.length;
-  if (len <= 1024) {
-    let i = 0;
-    for (; i < len; i++) {
-      const c = v.charCodeAt(i);
-      if (c >= 0x80) break;
-      S[n + i] = c;
-    }
-    if (i === len) return n + len;
-  }
-  return n + S.utf8Write(v, n);
-}
-
 /**
- * The same canonical text, written field by field into a scratch buffer instead of built as a
- * string: hashing a string first flattens the rope of its ~40 pieces and re-encodes it, and that
- * garbage (2-3 KB per event) cost more in young-generation collections than the hash itself
- * (measured on the append path). Key prefixes are inlined byte stores. Returns the byte length,
- * or -1 when the row may not fit.
+ * The same canonical text, written as bytes into a scratch buffer instead of built as a string
+ * (eventbytes.ts): hashing a string first flattens the rope of its ~40 pieces and re-encodes it.
  */
-const WRITE: Record<TableName, HashFn> = {} as Record<TableName, HashFn>;
+const WRITE = {} as Record<TableName, EventWriter>;
+for (const t of Object.keys(TABLES) as TableName[]) WRITE[t] = eventWriter(TABLES[t].fields, valueText);
 const SCRATCH = Buffer.allocUnsafe(64 * 1024) as Scratch;
-const bytesOf = (text: string): string => [...Buffer.from(text)].map((b) => `S[n++] = ${b};`).join(' ');
-for (const t of Object.keys(TABLES) as TableName[]) {
-  const fields = TABLES[t].fields;
-  const lines: string[] = ['let n = 0, v, len = 0;'];
-  for (const [, col] of fields) if (col !== 'prev_hash') lines.push(`v = row[${JSON.stringify(col)}]; if (typeof v === 'string') len += v.length;`);
-  lines.push('if (len * 6 + 2048 > S.length) return -1;');
-  fields.forEach(([key, col], i) => {
-    lines.push(bytesOf((i ? ',"' : '{"') + key + '":'));
-    if (col === 'prev_hash') {
-      lines.push(`if (prevHex === null) { ${bytesOf('null')} } else { S[n++] = 34; n += S.latin1Write(prevHex, n); S[n++] = 34; }`);
-      return;
-    }
-    lines.push(`v = row[${JSON.stringify(col)}];`);
-    const nul = `if (v === null || v === undefined) { ${bytesOf('null')} }`;
-    if (col === 'ev_det_data') lines.push(`${nul} else n = raw(S, n, v);`);
-    else lines.push(`${nul} else if (typeof v === 'string') n = str(S, n, v); else n += S.utf8Write(value(${JSON.stringify(col)}, v), n);`);
-  });
-  lines.push('S[n++] = 125; return n;');
-  WRITE[t] = new Function('row', 'prevHex', 'S', 'value', 'str', 'raw', lines.join('\n')) as HashFn;
-}
 
 /** SHA-256 (hex) of the row's canonical text, `prevHex` standing for its prev_hash. */
 export function rowHashHex(table: TableName, row: Record<string, unknown>, prevHex: string | null): string {
-  const n = WRITE[table](row, prevHex, SCRATCH, valueText, putString, putRaw);
+  const n = WRITE[table](row, prevHex, SCRATCH);
   return n < 0 ? sha256Hex(canonicalRowText(table, row, prevHex)) : hash(EVENT_HASH, SCRATCH.subarray(0, n), 'hex');
 }
 

@@ -76,6 +76,43 @@ describe('logbook fast paths write the same bytes', () => {
     assert.equal(canonicalRowText('lfc', row), canonicalRowText('lfc', row, prev.toString('hex')));
   });
 
+  test('remembered runs and cached codes never leak one event into the next', () => {
+    // Rows where repeating columns (agent, operation, lifecycle, step, time) and codes change
+    // now and then, alone or together, including to awkward text, null, undefined and non-strings:
+    // each hash must still be that of its own canonical text.
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const pick = <T>(list: T[], i: number, every: number): T => list[Math.floor(i / every) % list.length];
+    const texts = [...AWKWARD, 'same', 'same'];
+    let prev: string | null = null;
+    for (let i = 0; i < 3000; i++) {
+      const row: Record<string, unknown> = {
+        ...eventRow(i, pick(texts, i, 7)),
+        ag_id: pick(['agent', 'agent', 'other', 'é'], i, 3),
+        ag_id_app: pick([null, undefined, 'app', 42], i, 5),
+        ev_date_time: pick(['2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.001Z'], i, 2),
+        operation_id: pick(['op-1', 'op-2', 'op "3"'], i, 11),
+        lfc_id: pick(['og-1', 'og-2', `og-${i}`], i, 10),
+        step_id: pick(['STP', 'STP_OTHER', '\u2028'], i, 13),
+        ev_type: pick(['LFC.A', 'LFC.B', 'LFC.A', `LFC.${i}`, 'x'.repeat(200)], i, 1),
+        out_detail: pick(['LFC.A.OK', 'LFC.B.OK', null, true], i, 1),
+        outcome: pick(['OK', 'KO', 'WARNING'], i, 4),
+      };
+      for (const t of ['op', 'lfc'] as TableName[]) assert.equal(rowHashHex(t, row, prev), sha(canonicalRowText(t, row, prev)), `row ${i} (${t})`);
+      prev = rowHashHex('lfc', row, prev);
+    }
+    // An object in a remembered column is never taken for the same value after it changes.
+    const detail = { v: 1 };
+    const row = { ...eventRow(1, 'obj'), ag_id_app: detail };
+    const first = rowHashHex('op', row, null);
+    detail.v = 2;
+    assert.equal(rowHashHex('op', row, null), sha(canonicalRowText('op', row, null)));
+    assert.notEqual(rowHashHex('op', row, null), first);
+    for (let i = 0; i < 50; i++) {
+      const step = { operation_id: pick(['op-1', 'op-2'], i, 3), step_id: pick(['S1', 'S2'], i, 2), action: pick(['COMMIT', 'ROLLBACK'], i, 5), reason: pick([null, 'why', 'why'], i, 1), at: pick(['t1', 't2'], i, 4) };
+      assert.equal(rowHashHex('step', step, prev), sha(canonicalRowText('step', step, prev)));
+    }
+  });
+
   test('canonical JSON of flat objects matches the general definition', () => {
     const odd = Object.create(null) as Record<string, unknown>;
     odd.z = 1;
