@@ -12,6 +12,9 @@ import { PluginRegistry } from '../plugins/registry.ts';
 import { isStatus, addStatus, isFailure, worstOf, type ActionResult } from './status.ts';
 import { lifecycleEvents } from './lifecycle.ts';
 import { RowWriter } from './row-writer.ts';
+import { forEachLimit } from './limit.ts';
+
+export { forEachLimit } from './limit.ts';
 import type { WorkflowRegistry, WorkflowAction } from '../ingest/workflow/definition.ts';
 
 export const WORKFLOW_QUEUE = 'workflow';
@@ -229,15 +232,6 @@ interface CallContext {
   action: WorkflowAction;
   io: Omit<HandlerIO, 'item'>;
   firstMessage(codes: string[], params?: Record<string, string | number>): string;
-}
-
-/** Runs `fn` over items with at most `limit` in flight. */
-export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(lanes);
 }
 
 /** A pool of in-process workers (what `coffre serve` and `coffre worker` run). */

@@ -1,11 +1,17 @@
 import type { HandlerIO, ItemStatus, WorkerPlugin } from '../api.ts';
 import type { Status } from '../../logbook/api.ts';
 import type { GroupItem } from './items.ts';
+import type { StepState } from '../../ingest/workflow/coordinator.ts';
+import { forEachLimit } from '../../worker/limit.ts';
+
+/** Object groups whose copies are removed at once (each group's objects one after the other). */
+const GROUPS_IN_FLIGHT = 16;
 
 /**
  * ROLL_BACK (FINALLY): when the ingest was rejected, removes from every offer the copies already
  * written for it and the metadata already indexed; each object group's lifecycle says which
- * copies were removed. Nothing to do for an accepted ingest.
+ * copies were removed. Nothing to do for an accepted ingest, and no offer is asked when no
+ * OBJ_STORAGE action ran (a package refused at its checks: none of its objects can have a copy).
  */
 export default class RollBack implements WorkerPlugin {
   async execute(io: HandlerIO): Promise<ItemStatus> {
@@ -16,8 +22,14 @@ export default class RollBack implements WorkerPlugin {
     let removed = 0;
     let failed = 0;
     const failures: string[] = [];
-    const rows = await db.selectFrom('ingest_item').select(['item_id', 'data']).where('operation_id', '=', io.operationId).where('kind', '=', 'objectgroup').orderBy('seq').execute();
-    for (const row of rows) {
+    const op = await db.selectFrom('ingest_operation').select('steps').where('id', '=', io.operationId).executeTakeFirst();
+    // Steps that ran record their actions when they end; a rejected operation reaches FINALLY only
+    // once every earlier step ended or was skipped.
+    const storingRan = (JSON.parse(op?.steps ?? '[]') as StepState[]).some((s) => s.actions && 'OBJ_STORAGE' in s.actions);
+    const rows = storingRan && storage
+      ? await db.selectFrom('ingest_item').select(['item_id', 'data']).where('operation_id', '=', io.operationId).where('kind', '=', 'objectgroup').orderBy('seq').execute()
+      : [];
+    await forEachLimit(rows, GROUPS_IN_FLIGHT, async (row) => {
       const g = JSON.parse(row.data) as GroupItem;
       for (const o of g.objects) {
         if (o.kind !== 'binary' || !storage) continue;
@@ -39,7 +51,7 @@ export default class RollBack implements WorkerPlugin {
           }]);
         }
       }
-    }
+    });
     await db.transaction().execute(async (trx) => {
       const objects = trx.selectFrom('archive_object').select('id').where('operation_id', '=', io.operationId);
       await trx.deleteFrom('object_copy').where('object_id', 'in', objects).execute();
