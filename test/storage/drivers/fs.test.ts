@@ -18,9 +18,10 @@ runDriverContractSuite('fs', async () => {
   return { driver, offer: fsOffer(join(dir.path, 'offer')), cleanup: async () => dir.cleanup() };
 });
 
-test('fs layout: container/xx/yy/id from a hash of the id, digest kept in a link beside it, no temp file left', async () => {
+test('fs layout: container/xx/yy/id from a hash of the id, digest kept in a link beside it, the temp file held until a checkpoint', async () => {
   const dir = tempDir();
   const conn = await driver.connect(fsOffer(dir.path));
+  const tmp = join(dir.path, '.coffre-offer', 'tmp');
   try {
     const data = Buffer.from('layout');
     await conn.put({ container: 'objects', id: 'abc', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
@@ -30,9 +31,15 @@ test('fs layout: container/xx/yy/id from a hash of the id, digest kept in a link
     assert.deepEqual(readdirSync(leaf).sort(), [`.abc.sha512.${digest}`, 'abc']);
     assert.equal(statSync(join(leaf, `.abc.sha512.${digest}`)).ino, statSync(join(leaf, 'abc')).ino, 'a second name of the same inode');
     assert.equal(objectPaths(dir.path, 'objects', 'abc').file, join(leaf, 'abc'));
-    assert.deepEqual(readdirSync(join(dir.path, '.coffre-offer', 'tmp')), [], 'the temp file became the digest link');
+    const held = readdirSync(tmp);
+    assert.equal(held.length, 1, 'the temp file is held until a checkpoint');
+    assert.equal(statSync(join(tmp, held[0])).ino, statSync(join(leaf, 'abc')).ino, 'a third name of the same inode');
   } finally {
     await conn.close();
+  }
+  try {
+    assert.deepEqual(readdirSync(tmp), [], 'the last close checkpoints: nothing held');
+  } finally {
     dir.cleanup();
   }
 });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync, linkSync, open as fsOpen, renameSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fsync, linkSync, open as fsOpen, unlinkSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -20,28 +20,29 @@ import {
 } from '../../contract.ts';
 import { fsyncDir } from '../../../platform/files.ts';
 import { FlushBehind } from './flush-behind.ts';
-import { checkContainer, objectPaths, offerMetaDir, type ObjectPaths } from './layout.ts';
+import { Checkpointer } from './checkpoint.ts';
+import { checkContainer, digestLinkPath, folderChain, objectPaths, offerMetaDir, parseDigestLink, tmpDirOf, type ObjectPaths } from './layout.ts';
+import { replay } from './recovery.ts';
 import { WriteLog } from './write-log.ts';
 
 /**
  * The local filesystem driver. Parameters: `path` (the offer's root folder, created on connect),
  * optional `quotaBytes` (usable capacity reported is then the least of the quota left and the
- * free space). Writes are atomic and never overwrite: temp file, fsync, link to the final name
- * (fails if it exists), fsync of the folder, then an fsync'd line in the offer's write log.
+ * free space). Writes are atomic and never overwrite: temp file in the offer's temp folder, fsync,
+ * links to the final name (fails if it exists) and to the digest link, then a line in the offer's
+ * write log naming the temp file, which is kept ("held") until a checkpoint has synced the
+ * object's folder (see checkpoint.ts); the log and the temp folder are synced once per batch.
  */
 
-const DIGEST_HEX_LENGTH: Record<DigestAlgorithm, number> = { md5: 32, sha1: 40, sha256: 64, sha384: 96, sha512: 128 };
-
-/** The name of the link that keeps an object's digest: `.<id>.<algorithm>.<hex>`. */
-const digestLinkPath = (paths: ObjectPaths, algorithm: DigestAlgorithm, digest: string) => join(paths.dir, `.${paths.id}.${algorithm}.${digest}`);
-
-/** The digest a folder entry keeps for object `id`, if it is one of its digest links. */
-function parseDigestLink(name: string, id: string): { algorithm: DigestAlgorithm; digest: string } | undefined {
-  const prefix = `.${id}.`;
-  if (!name.startsWith(prefix)) return undefined;
-  const m = /^(md5|sha1|sha256|sha384|sha512)\.([0-9a-f]+)$/.exec(name.slice(prefix.length));
-  if (!m || m[2].length !== DIGEST_HEX_LENGTH[m[1] as DigestAlgorithm]) return undefined;
-  return { algorithm: m[1] as DigestAlgorithm, digest: m[2] };
+/** Links `name` to `existing`; a name already there (left by an interrupted remove) is replaced. */
+function linkReplacing(existing: string, name: string): void {
+  try {
+    linkSync(existing, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    unlinkSync(name);
+    linkSync(existing, name);
+  }
 }
 
 const IO_RETRYABLE = new Set(['EIO', 'EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ESTALE']);
@@ -56,9 +57,6 @@ function fsError(err: unknown, what: string, offerId: string): StorageError {
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new StorageError('UNAVAILABLE', msg, false, offerId, { cause: err });
   return new StorageError('IO', msg, IO_RETRYABLE.has(code), offerId, { cause: err });
 }
-
-/** Where writes are staged before their object's name appears (inside the offer's own folder). */
-const tmpDirOf = (root: string) => join(offerMetaDir(root), 'tmp');
 
 const rootOf = (offer: OfferDefinition): string => {
   const p = offer.parameters.path;
@@ -142,23 +140,54 @@ async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
   }
 }
 
-// One write log per offer folder in this process, shared by every connection to it.
-// So are the folders known to exist (a connection pool of 16 would otherwise mkdir each one 16 times).
-const logs = new Map<string, { log: WriteLog; users: number; knownDirs: Set<string> }>();
+/**
+ * What every connection to one offer folder in this process shares: the write log, the
+ * checkpoints, and the folders made so far (a connection pool of 16 would otherwise mkdir each one
+ * 16 times). `ready` is the replay run before the first connection is handed out.
+ */
+interface SharedOffer {
+  log: WriteLog;
+  checkpoints: Checkpointer;
+  users: number;
+  madeDirs: Map<string, Promise<unknown>>;
+  ready: Promise<unknown>;
+}
+const shared = new Map<string, SharedOffer>();
+/** Offer folders whose last connection is closing (their final checkpoint is under way). */
+const closing = new Map<string, Promise<void>>();
+
+async function openShared(root: string): Promise<SharedOffer> {
+  await closing.get(root);
+  let entry = shared.get(root);
+  if (!entry) {
+    const log = new WriteLog(offerMetaDir(root));
+    const tmpDir = tmpDirOf(root);
+    entry = { log, checkpoints: new Checkpointer(log, tmpDir), users: 0, madeDirs: new Map(), ready: replay(root, tmpDir, log) };
+    shared.set(root, entry);
+    const created = entry;
+    created.ready.catch(() => {
+      if (shared.get(root) === created) shared.delete(root); // the next connect tries again
+    });
+  }
+  await entry.ready;
+  return entry;
+}
 
 class FsConnection implements Connection {
   private readonly root: string;
+  private readonly tmpDir: string;
   private readonly log: WriteLog;
-  private readonly knownDirs: Set<string>;
+  private readonly checkpoints: Checkpointer;
+  private readonly madeDirs: Map<string, Promise<unknown>>;
   private closed = false;
 
-  constructor(readonly offer: Readonly<OfferDefinition>, root: string) {
+  constructor(readonly offer: Readonly<OfferDefinition>, root: string, private readonly shared: SharedOffer) {
     this.root = root;
-    let shared = logs.get(root);
-    if (!shared) logs.set(root, (shared = { log: new WriteLog(offerMetaDir(root)), users: 0, knownDirs: new Set() }));
+    this.tmpDir = tmpDirOf(root);
     shared.users++;
     this.log = shared.log;
-    this.knownDirs = shared.knownDirs;
+    this.checkpoints = shared.checkpoints;
+    this.madeDirs = shared.madeDirs;
   }
 
   private err(err: unknown, what: string) {
@@ -192,24 +221,31 @@ class FsConnection implements Connection {
   }
 
   /**
-   * Creates the object's folder; returns the folders whose entry lists changed and must be
-   * fsync'd with the object's own folder (all at once, so that the journal commits them together).
-   * A folder counts as known only once a write through it was made durable (see put): until
-   * then, a write that finds it already there (made by a write still in flight) fsyncs its parent
-   * too, since flushes overlap and its own may end first.
+   * Makes the object's folder (once per folder in this process: writes to a folder being made
+   * wait for the same mkdir). Its durability is the checkpoint's business (see dirsToSync).
    */
-  private async ensureDir(dir: string): Promise<string[]> {
-    if (this.knownDirs.has(dir)) return [];
-    const created = await mkdir(dir, { recursive: true });
-    if (!created) return [dirname(dir)];
-    const parents: string[] = [];
-    // Every folder created, from the first one down to `dir`, is a new entry in its parent.
-    for (let d = dir; d.length >= created.length; d = dirname(d)) parents.push(dirname(d));
-    return parents;
+  private ensureDir(dir: string): Promise<unknown> {
+    let made = this.madeDirs.get(dir);
+    if (!made) {
+      if (this.madeDirs.size > 10_000) this.madeDirs.clear(); // a bound; forgetting only costs a mkdir
+      made = mkdir(dir, { recursive: true });
+      made.catch(() => this.madeDirs.delete(dir));
+      this.madeDirs.set(dir, made);
+    }
+    return made;
   }
 
   /**
-   * Why some calls are synchronous: link, rename, close and small writes (page cache only) take
+   * The folders a checkpoint must sync for a write to `leaf`: the leaf (the object's names) and,
+   * unless an earlier checkpoint synced them since this process made or found the leaf, every
+   * folder up to the offer's root (the leaf may be new, or its parent, and so on).
+   */
+  private dirsToSync(leaf: string): string[] {
+    return this.checkpoints.durableDirs.has(leaf) ? [leaf] : folderChain(this.root, leaf);
+  }
+
+  /**
+   * Why some calls are synchronous: link, unlink, close and small writes (page cache only) take
    * microseconds on a local filesystem, but through libuv's 4-thread pool they queue behind the
    * fsyncs of every other write in flight. Creating inodes (mkdir, the temp file), fsyncs and big
    * writes can wait on the journal or the disk, so they go to the thread pool.
@@ -224,9 +260,12 @@ class FsConnection implements Connection {
       throw err;
     }
     // The temp file lives in the offer's own temp folder (same filesystem, always there), so the
-    // object's folder can be made while the bytes are written and synced, not before.
-    const tmp = join(tmpDirOf(this.root), `${container}.${id}.${randomBytes(6).toString('hex')}.tmp`);
+    // object's folder can be made while the bytes are written and synced, not before; it stays
+    // there, held, until a checkpoint has synced the object's folder.
+    const tmpName = `${container}.${id}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmp = join(this.tmpDir, tmpName);
     let tmpExists = false;
+    let linked: string[] = [];
     const dirReady = this.ensureDir(paths.dir);
     dirReady.catch(() => {}); // awaited below, unless the write fails first
     try {
@@ -256,7 +295,7 @@ class FsConnection implements Connection {
         closeSync(fd);
       }
       const digest = hash ? hash.digest('hex') : await sourceDigest!;
-      const newDirs = await dirReady;
+      await dirReady;
       try {
         linkSync(tmp, paths.file);
       } catch (err) {
@@ -267,19 +306,23 @@ class FsConnection implements Connection {
         if (existing === digest && existingSize === size) return { size, digest, alreadyExisted: true };
         throw new StorageError('CONFLICT', `object ${container}/${id} already exists on offer ${this.offer.id} with other content (${existingSize} bytes, ${digestAlgorithm} ${existing?.slice(0, 16)}…)`, false, this.offer.id);
       }
-      // The temp name becomes the digest link: a second name of the same inode that carries the
-      // digest in its name (no inode, no data block, nothing to tear).
-      renameSync(tmp, digestLinkPath(paths, digestAlgorithm, digest));
+      linked = [paths.file];
+      // The digest link: a second name of the same inode that carries the digest in its name (no
+      // inode, no data block, nothing to tear).
+      const digestLink = digestLinkPath(paths, digestAlgorithm, digest);
+      linkReplacing(tmp, digestLink);
+      linked.push(digestLink);
+      // Durable together, batched with other writes: the log line (which names the held temp
+      // file) and the temp folder's entry for it. The object's own folder waits for a checkpoint.
+      const sequence = await this.log.append({ container, id, action: 'write', at: new Date().toISOString(), algorithm: digestAlgorithm, digest, hold: tmpName }, [this.tmpDir]);
       tmpExists = false;
-      // The folder entries and the log line become durable together, batched with other writes.
-      await this.log.append({ container, id, action: 'write', at: new Date().toISOString() }, [paths.dir, ...newDirs]);
-      if (newDirs.length) {
-        if (this.knownDirs.size > 10_000) this.knownDirs.clear();
-        this.knownDirs.add(paths.dir);
-      }
+      linked = [];
+      this.checkpoints.add({ sequence, container, id, hold: tmpName, dirs: this.dirsToSync(paths.dir) });
       return { size, digest, alreadyExisted: false };
     } catch (err) {
       body.destroy();
+      // Names made by this write, whose log line did not make it: taken back.
+      for (const name of linked) await unlink(name).catch(() => {});
       throw this.err(err, `writing ${container}/${id} to ${this.root}`);
     } finally {
       if (tmpExists) await unlink(tmp).catch(() => {});
@@ -387,7 +430,10 @@ class FsConnection implements Connection {
     for (const name of await readdir(paths.dir).catch(() => [] as string[])) {
       if (parseDigestLink(name, id)) await unlink(join(paths.dir, name)).catch(() => {});
     }
-    await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() }, [paths.dir]);
+    // A write not checkpointed yet still holds the inode in the temp folder: let it go too (the
+    // delete line below is what a replay goes by, whatever is left of the hold).
+    this.checkpoints.dropHolds(container, id);
+    await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() }, [paths.dir, this.tmpDir]);
     return true;
   }
 
@@ -441,10 +487,21 @@ class FsConnection implements Connection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const shared = logs.get(this.root);
-    if (shared && --shared.users === 0) {
-      logs.delete(this.root);
-      await shared.log.close();
+    if (--this.shared.users > 0) return;
+    shared.delete(this.root);
+    const done = (async () => {
+      try {
+        await this.shared.checkpoints.flush();
+      } finally {
+        await this.shared.log.close();
+      }
+    })();
+    const settled = done.catch(() => {});
+    closing.set(this.root, settled);
+    try {
+      await done;
+    } finally {
+      if (closing.get(this.root) === settled) closing.delete(this.root);
     }
   }
 }
@@ -473,6 +530,12 @@ export const driver: Driver = {
     } catch (err) {
       throw new StorageError('UNAVAILABLE', `offer ${offer.id}: cannot use folder ${root}: ${(err as Error).message}`, true, offer.id, { cause: err });
     }
-    return new FsConnection(offer, root);
+    let entry: SharedOffer;
+    try {
+      entry = await openShared(root);
+    } catch (err) {
+      throw new StorageError('UNAVAILABLE', `offer ${offer.id}: cannot replay the write log of ${root}: ${(err as Error).message}`, true, offer.id, { cause: err });
+    }
+    return new FsConnection(offer, root, entry);
   },
 };

@@ -1,43 +1,63 @@
-import { closeSync, constants, createReadStream, fdatasync, fstatSync, fsync, openSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fdatasync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { WriteLogEntry } from '../../contract.ts';
+import type { DigestAlgorithm, WriteLogEntry } from '../../contract.ts';
 import { fsyncDir } from '../../../platform/files.ts';
+import { fsyncFolder } from './folders.ts';
 
-const fsyncFd = promisify(fsync);
 const fdatasyncFd = promisify(fdatasync);
 /** Flushes of the log under way at once (each one's syncs may share a journal commit). */
 const MAX_FLUSHES = 2;
 
+/**
+ * A line of the log. A write also names what a replay needs to redo its folder entries after a
+ * crash (see checkpoint.ts): the object's digest and `hold`, the name in the offer's temp folder
+ * that keeps the object's inode until a checkpoint has made its real names durable.
+ */
+export interface LogRecord extends WriteLogEntry {
+  algorithm?: DigestAlgorithm;
+  digest?: string;
+  hold?: string;
+}
+
+/**
+ * A checkpoint line (no sequence): every write before sequence `from` has its names durable and
+ * its hold released; a replay reads the records from `from` on.
+ */
+export interface CheckpointLine {
+  checkpoint: string;
+  from: number;
+}
+
+type Line = { record: Omit<LogRecord, 'sequence'> } | { mark: CheckpointLine };
+
 interface PendingAppend {
-  entry: Omit<WriteLogEntry, 'sequence'>;
+  line: Line;
   dirs: string[];
   resolve(seq: number): void;
   reject(err: unknown): void;
 }
 
-/**
- * Makes a folder's entries durable. Only the fsync goes to libuv's thread pool: opening and
- * closing a folder takes microseconds, and through the pool's four threads each would queue
- * behind the fsyncs of every write in flight (three pool jobs per folder instead of one).
- */
-async function fsyncFolder(dir: string): Promise<void> {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+const isRecord = (v: unknown): v is LogRecord => typeof (v as LogRecord)?.sequence === 'number';
+const isCheckpoint = (v: unknown): v is CheckpointLine => typeof (v as CheckpointLine)?.checkpoint === 'string' && typeof (v as CheckpointLine).from === 'number';
+
+function parseLine(line: string): unknown {
   try {
-    await fsyncFd(fd);
-  } finally {
-    closeSync(fd);
+    return JSON.parse(line);
+  } catch {
+    return undefined; // a torn line after a crash
   }
 }
 
 /**
- * An offer's append-only write log: one JSON line per write or delete, with a sequence number.
- * Appends are group-committed: entries that arrive while a flush is under way wait for the next
- * one, so that many concurrent writes share one fsync. A caller's append resolves only once its
- * line is on disk. Sequences are kept by this process (one writer per offer folder at a time);
- * when the file grew behind our back (another process), the last sequence is read again.
+ * An offer's append-only write log: one JSON line per write or delete, with a sequence number,
+ * and checkpoint lines. Appends are group-committed: entries that arrive while a flush is under
+ * way wait for the next one, so that many concurrent writes share one fsync. A caller's append
+ * resolves only once its line is on disk. Sequences are kept by this process (one writer per
+ * offer folder at a time); when the file grew behind our back (another process), the last
+ * sequence is read again.
  */
 export class WriteLog {
   private handle?: FileHandle;
@@ -48,6 +68,8 @@ export class WriteLog {
   private readonly flushes = new Set<Promise<void>>();
   private appending: Promise<unknown> = Promise.resolve();
   private opening?: Promise<void>;
+  /** Sequences of writes with a hold not yet released (written, in flight or waiting for a checkpoint). */
+  private readonly unreleased = new Set<number>();
 
   constructor(private readonly dir: string) {}
 
@@ -55,11 +77,11 @@ export class WriteLog {
     return join(this.dir, 'write-log.jsonl');
   }
 
-  private async ensureOpen(): Promise<void> {
+  async ensureOpen(): Promise<void> {
     if (this.handle) return;
     this.opening ??= (async () => {
       await mkdir(this.dir, { recursive: true });
-      const handle = await open(this.path, 'a');
+      const handle = await open(this.path, 'a+'); // read too: resync looks at the last byte
       await fsyncDir(this.dir);
       await this.resync(handle);
       this.handle = handle;
@@ -71,50 +93,106 @@ export class WriteLog {
     }
   }
 
-  /** Reads the last sequence from the end of the file. */
+  /**
+   * Reads the last sequence from the end of the file. A last line torn by a crash is ended first:
+   * the next line appended would otherwise be glued to it and lost to every reader.
+   */
   private async resync(handle: FileHandle): Promise<void> {
-    const { size } = await handle.stat();
-    this.knownSize = size;
-    if (size === 0) return;
-    const tail = Math.min(size, 64 * 1024);
-    const buf = Buffer.alloc(tail);
-    const fd = await open(this.path, 'r');
-    try {
-      await fd.read(buf, 0, tail, size - tail);
-    } finally {
-      await fd.close();
+    let { size } = await handle.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) {
+        writeSync(handle.fd, '\n');
+        await handle.datasync();
+        size++;
+      }
     }
-    const lines = buf.toString('utf8').split('\n').filter(Boolean);
-    for (let i = lines.length - 1; i >= 0; i--) {
-      try {
-        const seq = JSON.parse(lines[i]).sequence;
-        if (typeof seq === 'number') {
-          this.lastSequence = seq;
-          return;
-        }
-      } catch {
-        // a torn last line after a crash: look at the one before
+    this.knownSize = size;
+    for await (const line of this.linesBackward()) {
+      const v = parseLine(line);
+      if (isRecord(v)) {
+        this.lastSequence = v.sequence;
+        return;
       }
     }
   }
 
+  /** The file's lines from the last to the first, read in 64 KiB blocks from the end. */
+  private async *linesBackward(): AsyncGenerator<string> {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    try {
+      const block = 64 * 1024;
+      let end = fstatSync(fd).size;
+      let carry = Buffer.alloc(0); // the start of a line whose beginning lies in an earlier block
+      while (end > 0) {
+        const start = Math.max(0, end - block);
+        const buf = Buffer.alloc(end - start);
+        for (let off = 0; off < buf.length; ) off += readSync(fd, buf, off, buf.length - off, start + off);
+        const text = Buffer.concat([buf, carry]);
+        end = start;
+        let nl = text.lastIndexOf(0x0a, text.length - 1);
+        let lineEnd = text.length;
+        while (nl >= 0) {
+          const line = text.subarray(nl + 1, lineEnd).toString('utf8');
+          if (line) yield line;
+          lineEnd = nl;
+          nl = nl > 0 ? text.lastIndexOf(0x0a, nl - 1) : -1;
+        }
+        carry = text.subarray(0, lineEnd);
+      }
+      const first = carry.toString('utf8');
+      if (first) yield first;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /**
-   * Appends a line; resolves once it is on disk together with the folders given in `dirs` (the
-   * folders whose entries the write changed). Folders of one batch are fsync'd together with the
-   * log: the first fsync commits the filesystem journal holding every rename of the batch, so the
-   * others cost almost nothing, and many writes share one journal commit.
+   * Appends a record; resolves once it is on disk together with the folders given in `dirs` (the
+   * folders whose entries the write changed and that must be durable when the caller returns).
    */
-  append(entry: Omit<WriteLogEntry, 'sequence'>, dirs: string[] = []): Promise<number> {
+  append(entry: Omit<LogRecord, 'sequence'>, dirs: string[] = []): Promise<number> {
+    return this.enqueue({ record: entry }, dirs);
+  }
+
+  /** Appends a checkpoint line (written and synced with the next batch). */
+  appendCheckpoint(mark: CheckpointLine): Promise<number> {
+    return this.enqueue({ mark }, []);
+  }
+
+  private enqueue(line: Line, dirs: string[]): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ entry, dirs, resolve, reject });
+      this.pending.push({ line, dirs, resolve, reject });
       this.kick();
     });
   }
 
+  /** Writes with a hold are kept as unreleased until release() (see firstUnreleased). */
+  release(sequences: Iterable<number>): void {
+    for (const s of sequences) this.unreleased.delete(s);
+  }
+
+  /**
+   * The lowest sequence a replay must still read: that of the oldest write whose hold is not
+   * released (being written, waiting for its flush or for a checkpoint), else the next sequence.
+   */
+  firstUnreleased(): number {
+    let first = this.lastSequence + 1;
+    for (const s of this.unreleased) if (s < first) first = s;
+    return first;
+  }
+
   /**
    * Starts a flush of what is pending unless MAX_FLUSHES are under way. Flushes overlap: while one
-   * waits for its journal commit, the next one's lines are already written, and its fsyncs join
-   * the same or the next commit (one flush at a time made every write wait for up to two commits).
+   * waits for its sync, the next one's lines are already written, and its syncs join the same or
+   * the next commit (one flush at a time made every write wait for up to two commits).
    */
   private kick(): void {
     if (this.inFlight >= MAX_FLUSHES || !this.pending.length) return;
@@ -130,20 +208,20 @@ export class WriteLog {
   }
 
   private async flush(batch: PendingAppend[]): Promise<void> {
+    let seqs: number[] = [];
     try {
       // Lines are appended in turn (sequence order = file order); only the syncs overlap.
       const written = this.appending.then(() => this.appendLines(batch));
       this.appending = written.catch(() => {}); // a failed append does not stop the next ones
-      const { handle, seqs } = await written;
+      const done = await written;
+      seqs = done.seqs;
+      // The datasync covers every line written before ours, too. The folders of a batch are few
+      // (the offer's temp folder, a removed object's folder) and synced at the same time.
       const dirs = new Set(batch.flatMap((p) => p.dirs));
-      // The datasync covers every line written before ours, too. It goes first, alone: the log
-      // grew, so it commits the filesystem journal, which holds every link and rename made before
-      // this flush; the folder fsyncs that follow then find their changes committed and return at
-      // once, instead of each holding one of the thread pool's four threads through the commit.
-      await fdatasyncFd(handle.fd);
-      await Promise.all([...dirs].map(fsyncFolder));
+      await Promise.all([fdatasyncFd(done.handle.fd), ...[...dirs].map(fsyncFolder)]);
       batch.forEach((p, i) => p.resolve(seqs[i]));
     } catch (err) {
+      this.release(seqs); // the callers undo their writes
       batch.forEach((p) => p.reject(err));
     }
   }
@@ -156,10 +234,16 @@ export class WriteLog {
     if (size !== this.knownSize) await this.resync(handle);
     const seqs: number[] = [];
     let text = '';
-    for (const { entry } of batch) {
+    for (const { line } of batch) {
+      if ('mark' in line) {
+        seqs.push(0);
+        text += JSON.stringify(line.mark) + '\n';
+        continue;
+      }
       const sequence = ++this.lastSequence;
       seqs.push(sequence);
-      text += JSON.stringify({ sequence, ...entry }) + '\n';
+      if (line.record.hold) this.unreleased.add(sequence);
+      text += JSON.stringify({ sequence, ...line.record }) + '\n';
     }
     const data = Buffer.from(text);
     for (let off = 0; off < data.length; ) off += writeSync(handle.fd, data, off, data.length - off);
@@ -167,7 +251,30 @@ export class WriteLog {
     return { handle, seqs };
   }
 
-  /** Entries from a sequence on, in order. */
+  /**
+   * The records a replay must look at, in file order: those from the last checkpoint's `from`
+   * on. Read backwards from the end, so that a long log costs only its tail. A write without a
+   * hold was made by an earlier version of the driver, which synced every name before answering:
+   * nothing before it can need a replay.
+   */
+  async recordsToReplay(): Promise<LogRecord[]> {
+    const found: LogRecord[] = [];
+    let from: number | undefined;
+    for await (const line of this.linesBackward()) {
+      const v = parseLine(line);
+      if (isCheckpoint(v)) {
+        from ??= v.from;
+        continue;
+      }
+      if (!isRecord(v)) continue;
+      if (from !== undefined && v.sequence < from) break;
+      if (v.action === 'write' && !v.hold) break;
+      found.push(v);
+    }
+    return found.reverse();
+  }
+
+  /** Entries from a sequence on, in order (as the driver contract has them: no replay details). */
   async *read(fromSequence = 0, limit = Infinity): AsyncIterable<WriteLogEntry> {
     try {
       await stat(this.path);
@@ -178,15 +285,11 @@ export class WriteLog {
     let count = 0;
     for await (const line of lines) {
       if (!line) continue;
-      let e: WriteLogEntry;
-      try {
-        e = JSON.parse(line);
-      } catch {
-        continue; // torn line after a crash
-      }
+      const e = parseLine(line);
+      if (!isRecord(e)) continue; // a checkpoint line, or a torn line after a crash
       if (e.sequence < fromSequence) continue;
       if (count++ >= limit) break;
-      yield e;
+      yield { sequence: e.sequence, container: e.container, id: e.id, action: e.action, at: e.at };
     }
     lines.close();
   }

@@ -1,0 +1,140 @@
+import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { fsyncFolder, fsyncFolders } from './folders.ts';
+import type { WriteLog } from './write-log.ts';
+
+/**
+ * Why holds and checkpoints. A put must be durable when it answers: its bytes, and a name for
+ * them. Its real names (`<leaf>/<id>` and the digest link) live in a folder of their own in the
+ * hashed layout, and making them durable at once cost one or more folder syncs per object per
+ * offer. Instead, the temp file the bytes were written to is kept — "held" — in the offer's temp
+ * folder, and the write log's record names it: the log's datasync and one sync of the temp
+ * folder, both shared by a whole batch of puts, make the bytes and a name for them durable. Should
+ * the real names be lost in a crash, the replay at the next start (recovery.ts) links them again
+ * from the held temp files.
+ *
+ * A checkpoint releases the holds: it syncs the distinct folders the held writes changed (one
+ * sync per folder, however many objects went to it, a few at a time beside the writes), then
+ * unlinks the held temp files, syncs the temp folder, and writes a checkpoint line telling the
+ * replay where to start. A hold is released only after the folders holding its names are synced,
+ * so a crash at any point leaves every acknowledged object with a durable name.
+ */
+
+/**
+ * When checkpoints run: once `holds` writes are held, or `ms` after the oldest unreleased hold,
+ * and at the last close. Neither changes what is durable when a put answers; they bound the temp
+ * folder's size and the replay's work. Tests set them out of reach to see the replay work.
+ */
+export const checkpointPolicy = { holds: 2048, ms: 500 };
+/** Folder syncs of a checkpoint under way at once (the thread pool has four threads). */
+const CHECKPOINT_PARALLEL_SYNCS = 2;
+
+interface Held {
+  sequence: number;
+  container: string;
+  id: string;
+  /** Name of the held temp file in the temp folder. */
+  hold: string;
+  /** Folders whose entries this write changed (its leaf, and its parents when not known durable). */
+  dirs: string[];
+}
+
+export class Checkpointer {
+  private held: Held[] = [];
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private failure?: unknown;
+  /** Folders whose own entry in their parent is durable: writes to them sync only themselves. */
+  readonly durableDirs = new Set<string>();
+
+  constructor(
+    private readonly log: WriteLog,
+    private readonly tmpDir: string,
+  ) {}
+
+  /** Records a write whose log record is durable; its hold is released by a later checkpoint. */
+  add(entry: Held): void {
+    this.held.push(entry);
+    if (this.held.length >= checkpointPolicy.holds) this.start();
+    else this.arm();
+  }
+
+  /** Starts the timer of the next checkpoint, unless one is set (or checkpoints wait for close). */
+  private arm(): void {
+    if (this.timer || !Number.isFinite(checkpointPolicy.ms)) return;
+    this.timer = setTimeout(() => this.start(), checkpointPolicy.ms).unref();
+  }
+
+  /**
+   * Unlinks the held temp files of an object being removed (its entries stay: the checkpoint
+   * still syncs their folders, and finds the temp files gone).
+   */
+  dropHolds(container: string, id: string): void {
+    for (const h of this.held) {
+      if (h.container !== container || h.id !== id) continue;
+      try {
+        unlinkSync(join(this.tmpDir, h.hold));
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  private start(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running || !this.held.length) return;
+    this.running = this.run()
+      .catch((err) => {
+        // The holds stay held (a replay will redo them); the next checkpoint tries again.
+        this.failure = err;
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.held.length >= checkpointPolicy.holds) this.start();
+        else if (this.held.length) this.arm();
+      });
+  }
+
+  private async run(): Promise<void> {
+    const batch = this.held;
+    this.held = [];
+    try {
+      const dirs = new Set<string>();
+      for (const h of batch) for (const d of h.dirs) dirs.add(d);
+      await fsyncFolders(dirs, CHECKPOINT_PARALLEL_SYNCS);
+      for (const d of dirs) this.durableDirs.add(d);
+      if (this.durableDirs.size > 100_000) this.durableDirs.clear(); // a bound; forgetting only costs syncs
+      // Unlinking only drops a second name of each object (no inode is freed): microseconds
+      // each, done here rather than queued behind the writes' fsyncs on the thread pool, in
+      // slices so that the event loop keeps turning.
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          unlinkSync(join(this.tmpDir, batch[i].hold));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed meanwhile
+        }
+        if (i % 256 === 255) await new Promise((r) => setImmediate(r));
+      }
+    } catch (err) {
+      this.held = batch.concat(this.held);
+      throw err;
+    }
+    this.log.release(batch.map((h) => h.sequence));
+    // The temp folder's entries are durable before the line that says the holds are gone.
+    await fsyncFolder(this.tmpDir);
+    await this.log.appendCheckpoint({ checkpoint: new Date().toISOString(), from: this.log.firstUnreleased() });
+  }
+
+  /** Runs checkpoints until nothing is held (at close). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.failure = undefined;
+    while (this.running || this.held.length) {
+      if (!this.running) this.start();
+      await this.running;
+      if (this.failure) throw this.failure;
+    }
+  }
+}

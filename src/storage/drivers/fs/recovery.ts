@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fsyncFolder, fsyncFolders } from './folders.ts';
+import { digestLinkPath, folderChain, objectPaths, parseDigestLink, type ObjectPaths } from './layout.ts';
+import type { LogRecord, WriteLog } from './write-log.ts';
+
+/**
+ * The replay at an offer's first opening in a process (see checkpoint.ts for why writes are held).
+ * Reads the log's records since the last checkpoint and, object by object, makes the folder
+ * entries agree with the last record: after a write whose held temp file is still there, the
+ * object's name and digest link point to the held inode (made again when a crash lost them);
+ * after a delete, the object's names are gone (a hold of an earlier write never brings it back).
+ * Then the folders are synced, the holds released and a checkpoint line written, as a checkpoint
+ * would. Running it again finds nothing to do (every hold is released).
+ */
+export async function replay(root: string, tmpDir: string, log: WriteLog): Promise<{ redone: number; deleted: number }> {
+  const records = await log.recordsToReplay();
+  const holds = new Set<string>();
+  const dirs = new Set<string>();
+  let redone = 0;
+  let deleted = 0;
+  for (const history of byObject(records).values()) {
+    for (const r of history) if (r.hold) holds.add(r.hold);
+    const last = history[history.length - 1];
+    let paths: ObjectPaths;
+    try {
+      paths = objectPaths(root, last.container, last.id);
+    } catch {
+      continue; // not a record this driver wrote
+    }
+    if (last.action === 'delete') {
+      if (removeNames(paths)) {
+        deleted++;
+        dirs.add(paths.dir);
+      }
+      continue;
+    }
+    if (!last.hold || !last.algorithm || !last.digest) continue;
+    const held = join(tmpDir, last.hold);
+    let ino: number;
+    try {
+      ino = lstatSync(held).ino;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released by a checkpoint
+      throw err;
+    }
+    await mkdir(paths.dir, { recursive: true });
+    const changed = [linkAs(held, ino, paths.file), linkAs(held, ino, digestLinkPath(paths, last.algorithm, last.digest))];
+    if (changed.some(Boolean)) redone++;
+    // What the crashed process made may all be lost on a power cut: the whole chain is synced.
+    for (const d of folderChain(root, paths.dir)) dirs.add(d);
+  }
+  if (!holds.size && !dirs.size) return { redone, deleted };
+  await fsyncFolders(dirs, 4);
+  for (const h of holds) {
+    try {
+      unlinkSync(join(tmpDir, h));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  await fsyncFolder(tmpDir);
+  await log.appendCheckpoint({ checkpoint: new Date().toISOString(), from: log.firstUnreleased() });
+  return { redone, deleted };
+}
+
+function byObject(records: LogRecord[]): Map<string, LogRecord[]> {
+  const map = new Map<string, LogRecord[]>();
+  for (const r of records) {
+    const key = `${r.container}/${r.id}`;
+    let list = map.get(key);
+    if (!list) map.set(key, (list = []));
+    list.push(r);
+  }
+  return map;
+}
+
+/**
+ * Makes `name` a link to the inode of `held` (number `ino`). A name there that points to another
+ * inode is replaced atomically (a new link renamed over it). Returns whether anything changed.
+ */
+function linkAs(held: string, ino: number, name: string): boolean {
+  try {
+    if (lstatSync(name).ino === ino) return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    linkSync(held, name);
+    return true;
+  }
+  // A dot name, so that list() never shows it should a crash leave it behind.
+  const fresh = join(dirname(name), `.${basename(name)}.${randomBytes(6).toString('hex')}.replay`);
+  linkSync(held, fresh);
+  renameSync(fresh, name);
+  return true;
+}
+
+/** Unlinks an object's name and its digest links; returns whether any was there. */
+function removeNames(paths: ObjectPaths): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(paths.dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  let any = false;
+  for (const name of names) {
+    if (name !== paths.id && !parseDigestLink(name, paths.id)) continue;
+    unlinkSync(join(paths.dir, name));
+    any = true;
+  }
+  return any;
+}
