@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -135,6 +135,51 @@ test('fs adopts the engine digest of the bytes it is handed (PutRequest.sourceDi
     assert.equal(await conn.exists('objects', 'failed'), false);
   } finally {
     await conn.close();
+    dir.cleanup();
+  }
+});
+
+test('fs: a last log line torn by a crash is ended before the next append, so the next record stays readable', async () => {
+  const dir = tempDir();
+  try {
+    let conn = await driver.connect(fsOffer(dir.path));
+    await conn.put({ container: 'objects', id: 'a', body: Readable.from([Buffer.from('a')]), size: 1, digestAlgorithm: 'sha512' });
+    await conn.close();
+    appendFileSync(join(dir.path, '.coffre-offer', 'write-log.jsonl'), '{"sequence":2,"container":"obj');
+    conn = await driver.connect(fsOffer(dir.path));
+    try {
+      await conn.put({ container: 'objects', id: 'b', body: Readable.from([Buffer.from('b')]), size: 1, digestAlgorithm: 'sha512' });
+      const entries = [];
+      for await (const e of conn.writeLog({})) entries.push([e.sequence, e.id, e.action]);
+      assert.deepEqual(entries, [[1, 'a', 'write'], [2, 'b', 'write']]);
+    } finally {
+      await conn.close();
+    }
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('fs: a remove before the checkpoint takes the held temp file too; the log lists no checkpoint lines', async () => {
+  const dir = tempDir();
+  const conn = await driver.connect(fsOffer(dir.path));
+  try {
+    await conn.put({ container: 'objects', id: 'x', body: Readable.from([Buffer.from('x')]), size: 1, digestAlgorithm: 'sha512' });
+    assert.equal(readdirSync(join(dir.path, '.coffre-offer', 'tmp')).length, 1);
+    assert.equal(await conn.remove('objects', 'x'), true);
+    assert.deepEqual(readdirSync(join(dir.path, '.coffre-offer', 'tmp')), []);
+    assert.equal(await conn.exists('objects', 'x'), false);
+  } finally {
+    await conn.close();
+  }
+  const again = await driver.connect(fsOffer(dir.path));
+  try {
+    assert.equal(await again.exists('objects', 'x'), false);
+    const entries = [];
+    for await (const e of again.writeLog({})) entries.push(Object.keys(e).sort().join(','));
+    assert.deepEqual(entries, ['action,at,container,id,sequence', 'action,at,container,id,sequence'], 'contract fields only, no checkpoint line');
+  } finally {
+    await again.close();
     dir.cleanup();
   }
 });
