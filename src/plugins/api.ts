@@ -54,6 +54,11 @@ export interface WorkspaceFiles {
    * the package for an entry left in it (large STORED zip entries are not copied).
    */
   locate(relativePath: string): Promise<{ file: string; start: number; size: number }>;
+  /**
+   * The whole bytes of a small package file (check its size first): one read, through a handle
+   * of the package shared with the other calls for an entry left in it (no open per file).
+   */
+  read(relativePath: string): Promise<Buffer>;
 }
 
 /** Where a plugin leaves results for later steps and for the report. */

@@ -190,6 +190,7 @@ export class Worker {
         openRead: (rel) => ws.openRead(rel),
         size: (rel) => ws.size(rel),
         locate: (rel) => ws.locate(rel),
+        read: (rel) => ws.readBytes(rel),
       },
       output: {
         write: async (name, data) => void (await ws.writeOutput(name, data)),

@@ -7,6 +7,7 @@ import { checkEntryName } from './names.ts';
 import { DEFAULT_UNPACK_LIMITS, type UnpackLimits, type WorkspaceConfig } from './config.ts';
 import { UnpackSink, type ContentIdentifier, type DigestAlgorithm, type WorkspaceFile } from './sink.ts';
 import { detectArchiveKind, unpackTar, unpackZip, type ArchiveKind } from './archives.ts';
+import { PackageFiles } from './package-files.ts';
 
 export interface UnpackOptions {
   /** Digests computed while unpacking (default sha256). */
@@ -60,6 +61,8 @@ export class Workspaces {
   readonly inPackageMinSize: number;
   /** In-package indexes of recent operations (one read per operation, not per file). */
   private readonly indexes = new Map<string, Promise<InPackageIndex>>();
+  /** Package files kept open for the reads of the entries left in them. */
+  private readonly packages = new PackageFiles();
 
   constructor(options: { root: string; limits?: Partial<UnpackLimits>; fsync?: boolean; inPackageMinSize?: number }) {
     this.root = options.root;
@@ -83,7 +86,7 @@ export class Workspaces {
     if (!SAFE_OPERATION_ID.test(operationId)) {
       throw new WorkspaceError('INVALID_OPERATION_ID', 'an operation id is 1-128 letters, digits, ".", "_" or "-"', operationId);
     }
-    return new Workspace(operationId, join(this.root, operationId), this.limits, this.fsync, this.inPackageMinSize, this.indexCache(operationId));
+    return new Workspace(operationId, join(this.root, operationId), this.limits, this.fsync, this.inPackageMinSize, this.indexCache(operationId), this.packages);
   }
 
   private indexCache(operationId: string): IndexCache {
@@ -133,6 +136,7 @@ export class Workspace {
     private readonly fsync: boolean,
     private readonly inPackageMinSize = Infinity,
     private readonly cache?: IndexCache,
+    private readonly packages?: PackageFiles,
   ) {}
 
   /** Folder holding the package's files. */
@@ -261,6 +265,25 @@ export class Workspace {
     return handle.createReadStream({ start: range.start, end: range.end, highWaterMark: 256 * 1024 });
   }
 
+  /**
+   * The whole bytes of a package file, for small files (check the size first): one read — of the
+   * package, through a handle shared with the other reads of it, for an entry left in it.
+   */
+  async readBytes(relativePath: string): Promise<Buffer> {
+    const name = checkEntryName(relativePath, this.limits);
+    const index = await this.inPackageIndex();
+    const kept = index.files[name];
+    if (kept && this.packages) return this.packages.read(index.packagePath, kept.offset, kept.size);
+    if (kept) return Buffer.concat((await (await this.openRead(relativePath)).toArray()) as Buffer[]);
+    try {
+      return await readFile(this.resolve(relativePath));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') throw new WorkspaceError('NOT_FOUND', 'no such file in the workspace', relativePath);
+      throw err;
+    }
+  }
+
   /** Writes a step's result under output/ atomically (temp file then rename). */
   async writeOutput(name: string, data: string | Uint8Array): Promise<string> {
     const path = join(this.dir, OUTPUT, checkEntryName(name, this.limits));
@@ -283,6 +306,10 @@ export class Workspace {
 
   /** Removes the whole workspace (idempotent). */
   async remove(): Promise<void> {
+    if (this.packages) {
+      const index = await this.inPackageIndex().catch(() => NO_FILES_IN_PACKAGE);
+      if (index.packagePath) this.packages.forget(index.packagePath);
+    }
     this.cache?.forget();
     await rm(this.dir, { recursive: true, force: true });
   }

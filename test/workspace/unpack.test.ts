@@ -297,3 +297,28 @@ describe('format identification while unpacking', () => {
     assert.deepEqual((await readFile(at.file)).subarray(at.start, at.start + at.size), datas[1999]);
   });
 });
+
+describe('whole-file reads (readBytes)', () => {
+  test('read entries left in the package through one shared handle, and workspace files', async () => {
+    const datas = Array.from({ length: 300 }, (_, i) => noise(50 + i, i + 100));
+    const pkg = await archive('zip', [
+      ...datas.map((data, i) => ({ name: `Content/${i}.bin`, data, store: true })),
+      { name: 'Content/deflated.txt', data: 'deflated '.repeat(50) },
+    ]);
+    const spaces = new Workspaces({ root: join(tmp.path, `root${n++}`), inPackageMinSize: 0 });
+    const ws = spaces.open('op-bytes');
+    await ws.unpack(pkg);
+    const got = await Promise.all(datas.map((_, i) => ws.readBytes(`Content/${i}.bin`)));
+    got.forEach((b, i) => assert.deepEqual(b, datas[i]));
+    assert.equal((await ws.readBytes('Content/deflated.txt')).toString(), 'deflated '.repeat(50));
+    await refused(ws.readBytes('Content/none'), 'NOT_FOUND');
+    // Other operations' packages (more than are kept open) do not disturb it.
+    for (let k = 0; k < 10; k++) {
+      const other = spaces.open(`op-other-${k}`);
+      await other.unpack(await archive('zip', [{ name: 'x.bin', data: noise(10, k), store: true }]));
+      assert.deepEqual(await other.readBytes('x.bin'), noise(10, k));
+    }
+    assert.deepEqual(await ws.readBytes('Content/7.bin'), datas[7]);
+    await ws.remove();
+  });
+});

@@ -5,6 +5,9 @@ import type { Status } from '../../logbook/api.ts';
 import { worstStatus } from '../../logbook/api.ts';
 import { saveGroupItem, type GroupItem } from './items.ts';
 
+/** Objects up to this size are read into memory before their write (the others stream). */
+const READ_AT_ONCE = 64 * 1024;
+
 /**
  * OBJ_STORAGE (seed 000, StoreObjects steps 6–13), for one object group:
  *   6  operation journal: storing of the group STARTED
@@ -44,14 +47,17 @@ export default class StoreObjects implements WorkerPlugin {
       // Step 7 is queued before the write starts (the journal keeps the order of its queue and
       // the event carries the time it was queued); it is awaited with the others at the end.
       track(io.lifecycle('objectgroup', groupId, [{ evType: 'LFC.OBJ_STORAGE', outcome: 'STARTED', outDetail: 'LFC.OBJ_STORAGE.STARTED', outMessg: io.message('LFC.OBJ_STORAGE.STARTED'), obId: o.id, evDateTime: new Date().toISOString() }]));
-      // The object's bytes: its workspace file, or its range of the package.
+      // The object's bytes: its workspace file, or its range of the package. A small object is
+      // read at once through the package's shared handle (no open, stream and close per object).
       const { file, start, size } = await io.workspace.locate(o.path);
-      const open = () => size === 0 ? Readable.from([]) : createReadStream(file, { start, end: start + size - 1, highWaterMark: 1024 * 1024 });
+      let bytes: Buffer | undefined;
+      const open = () => bytes ? Readable.from(bytes.length ? [bytes] : [], { objectMode: false }) : createReadStream(file, { start, end: start + size - 1, highWaterMark: 1024 * 1024 });
       // The unpack's SHA-512 of these bytes: the engine hashes in the same algorithm to check it.
       const expected = o.computedDigest?.algorithm === 'SHA-512' ? o.computedDigest.value : undefined;
       let objectStatus: Status;
       let detail: unknown;
       try {
+        if (size <= READ_AT_ONCE) bytes = await io.workspace.read(o.path);
         const r = await storage.write({ strategyId, container: 'objects', id: o.id, source: { size, open }, ...(expected ? { expectedDigest: expected, digestAlgorithm: 'sha512' as const } : {}) });
         objectStatus = r.status === 'OK' ? (r.copies.every((c) => c.status === 'ALREADY_EXISTS') ? 'ALREADY_EXECUTED' : 'OK') : 'KO';
         o.storage = { status: objectStatus, digest: r.digest, digestAlgorithm: r.digestAlgorithm, size: r.size, copies: r.copies.map((c) => ({ offerId: c.offerId, status: c.status, digest: c.digest })) };
