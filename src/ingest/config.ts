@@ -24,6 +24,14 @@ export const ingestConfigSchema = z
     keepWorkspace: z.boolean().default(false),
     /** Run operation coordinators in this process (serve and worker both can). */
     coordinate: z.boolean().default(true),
+    /**
+     * How far V8 lets the heap of a process running workers grow past its live data before a full
+     * collection, in percent (V8's --heap-growing-percent); 0 leaves V8's own choice. V8 lets it
+     * reach 3–4× the live data on a machine with memory to spare, and per-object work leaves much
+     * medium-lived garbage: 10,000 objects peaked at 530 MiB of RSS (under 100 MiB live), 330 MiB
+     * with 50, for about the same time. Applies to the whole process.
+     */
+    heapGrowthPercent: z.number().int().min(0).max(400).default(50),
   })
   .strict()
   .prefault({});

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import type { PlatformContext } from '../platform/context.ts';
 import type { Logbook } from '../logbook/api.ts';
 import type { StorageEngine } from '../storage/engine-api.ts';
@@ -41,6 +42,9 @@ export async function startIngestRuntime(ctx: PlatformContext, options: { worker
     cdb: ctx.cdb, queue, logbook, storage, plugins, workflows, workspaces, log: ctx.log,
     itemConcurrency: cfg.itemConcurrency, maxAttempts: cfg.maxAttempts, config: ctx.config,
   };
+  // Memory of a worker process: collect garbage before the heap is far above the live data (a
+  // V8 flag read at every collection, so it takes effect here; see ingest.heapGrowthPercent).
+  if (options.workers > 0 && cfg.heapGrowthPercent > 0) setFlagsFromString(`--heap-growing-percent=${cfg.heapGrowthPercent}`);
   const pool = options.workers > 0 ? new WorkerPool(deps, options.workers) : undefined;
   pool?.start();
   const coordinator = options.coordinate
