@@ -10,6 +10,8 @@ import { PACKAGE_SUMMARY, type GroupItem, type ObjectItem, type PackageSummary, 
  * groups as the items of the next steps, with archive ids unique across operations.
  * Replay-safe: the items of the operation are replaced as a whole.
  */
+const ITEMS_PER_INSERT = 500;
+
 /** `identified` of an object, from the unpack's identification; nothing when there was none. */
 function identifiedAtUnpack(format: ContentFormat | null | undefined): Pick<ObjectItem, 'identified'> {
   if (format === undefined) return {};
@@ -40,15 +42,15 @@ export default class CheckManifest implements WorkerPlugin {
     const objects = new Map(pkg.objects.map((o, i) => [o.id, { o, id: `${op}-o${i}` }]));
     // Formats identified from content while unpacking (absent when the unpack did not identify).
     const formats = new Map(listing.files.filter((f) => f.format !== undefined).map((f) => [f.path, f.format!]));
-    const units: UnitItem[] = pkg.units.map((u) => ({
+    const unitItem = (u: (typeof pkg.units)[number]): UnitItem => ({
       manifestId: u.id,
       parentIds: u.parentIds.map((p) => unitIds.get(p) ?? p),
       title: u.title,
       content: u.content,
       management: u.management,
       groupIds: u.groupIds.map((g) => groupIds.get(g) ?? g),
-    }));
-    const groups: GroupItem[] = pkg.groups.map((g) => ({
+    });
+    const groupItem = (g: (typeof pkg.groups)[number]): GroupItem => ({
       manifestId: g.id,
       unitIds: g.unitIds.map((u) => unitIds.get(u) ?? u),
       objects: g.objectIds.map((oid): ObjectItem => {
@@ -59,15 +61,19 @@ export default class CheckManifest implements WorkerPlugin {
           ...identifiedAtUnpack(o.kind === 'binary' && o.path ? formats.get(o.path) : undefined),
         };
       }),
-    }));
+    });
     const db = io.services.cdb.db;
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('ingest_item').where('operation_id', '=', op).execute();
-      const rows = [
-        ...units.map((u, seq) => ({ operation_id: op, kind: 'unit', seq, item_id: unitIds.get(u.manifestId)!, data: JSON.stringify(u) })),
-        ...groups.map((g, seq) => ({ operation_id: op, kind: 'objectgroup', seq, item_id: groupIds.get(g.manifestId)!, data: JSON.stringify(g) })),
-      ];
-      for (let i = 0; i < rows.length; i += 500) await trx.insertInto('ingest_item').values(rows.slice(i, i + 500)).execute();
+      // Items are made and serialised one chunk at a time: never all of them as text at once.
+      for (let i = 0; i < pkg.units.length; i += ITEMS_PER_INSERT) {
+        const rows = pkg.units.slice(i, i + ITEMS_PER_INSERT).map((u, k) => ({ operation_id: op, kind: 'unit', seq: i + k, item_id: unitIds.get(u.id)!, data: JSON.stringify(unitItem(u)) }));
+        await trx.insertInto('ingest_item').values(rows).execute();
+      }
+      for (let i = 0; i < pkg.groups.length; i += ITEMS_PER_INSERT) {
+        const rows = pkg.groups.slice(i, i + ITEMS_PER_INSERT).map((g, k) => ({ operation_id: op, kind: 'objectgroup', seq: i + k, item_id: groupIds.get(g.id)!, data: JSON.stringify(groupItem(g)) }));
+        await trx.insertInto('ingest_item').values(rows).execute();
+      }
     });
     const summary: PackageSummary = {
       kind: pkg.kind,
