@@ -109,9 +109,17 @@ export class JobQueue {
   async lease<P = unknown>(queue: string, owner: string): Promise<Job<P> | undefined> {
     const now = Date.now();
     const until = now + this.options.leaseTtlMs;
-    const pick = sql`select id from queue_job
-      where queue = ${queue} and (state = 'READY' or (state = 'LEASED' and lease_until < ${now}))
-      order by id limit 1${this.cdb.dialect === 'postgres' ? sql` for update skip locked` : sql``}`;
+    // SQLite: the oldest READY job and the oldest expired lease, each found through the
+    // (queue, state, id) index; one OR over both scanned every job the queue ever held (DONE ones
+    // included, which pile up) at every lease.
+    const pick = this.cdb.dialect === 'postgres'
+      ? sql`select id from queue_job
+        where queue = ${queue} and (state = 'READY' or (state = 'LEASED' and lease_until < ${now}))
+        order by id limit 1 for update skip locked`
+      : sql`select id from queue_job where id in (
+          (select min(id) from queue_job where queue = ${queue} and state = 'READY'),
+          (select min(id) from queue_job where queue = ${queue} and state = 'LEASED' and lease_until < ${now}))
+        order by id limit 1`;
     const result = await sql<any>`update queue_job
       set state = 'LEASED', owner = ${owner}, lease_until = ${until}, attempts = attempts + 1, updated_at = ${nowIso()}
       where id = (${pick})
@@ -166,25 +174,22 @@ export class JobQueue {
     this.notify();
   }
 
-  /** The jobs whose key starts with `prefix` (e.g. every batch of one step). */
-  async jobs(prefix: string): Promise<JobRow[]> {
-    const rows = await this.cdb.db
-      .selectFrom('queue_job')
-      .select(['job_key', 'state', 'attempts', 'result'])
-      .where(keyPrefix(prefix))
-      .orderBy('id')
-      .execute();
+  /**
+   * The jobs whose key starts with `prefix` (e.g. every batch of one step). With the operation
+   * they were enqueued for, found through its index instead of a scan of every job.
+   */
+  async jobs(prefix: string, operationId?: string): Promise<JobRow[]> {
+    let q = this.cdb.db.selectFrom('queue_job').select(['job_key', 'state', 'attempts', 'result']).where(keyPrefix(prefix));
+    if (operationId !== undefined) q = q.where('operation_id', '=', operationId);
+    const rows = await q.orderBy('id').execute();
     return rows.map((r) => ({ key: r.job_key, state: r.state, attempts: Number(r.attempts), result: r.result ? JSON.parse(r.result) : null }));
   }
 
-  /** Counts jobs of a key prefix that are not DONE. */
-  async pending(prefix: string): Promise<number> {
-    const row = await this.cdb.db
-      .selectFrom('queue_job')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where(keyPrefix(prefix))
-      .where('state', '!=', 'DONE')
-      .executeTakeFirstOrThrow();
+  /** Counts jobs of a key prefix that are not DONE (of one operation's jobs, when given: see jobs()). */
+  async pending(prefix: string, operationId?: string): Promise<number> {
+    let q = this.cdb.db.selectFrom('queue_job').select((eb) => eb.fn.countAll<number>().as('n')).where(keyPrefix(prefix)).where('state', '!=', 'DONE');
+    if (operationId !== undefined) q = q.where('operation_id', '=', operationId);
+    const row = await q.executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

@@ -260,7 +260,7 @@ export class Coordinator {
     const { queue } = this.deps;
     const prefix = this.jobPrefix(id, step);
     while (!this.abort.signal.aborted) {
-      if ((await queue.pending(prefix)) === 0) return (await queue.jobs(prefix)).map((j) => j.result as BatchResult);
+      if ((await queue.pending(prefix, id)) === 0) return (await queue.jobs(prefix, id)).map((j) => j.result as BatchResult);
       await queue.wait(this.deps.pollIntervalMs, this.abort.signal);
     }
     return undefined;
