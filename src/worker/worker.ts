@@ -160,7 +160,8 @@ export class Worker {
         }
       }
     };
-    await forEachLimit(items, this.deps.itemConcurrency, runItem);
+    const concurrency = step.distribution.kind === 'LIST' ? step.distribution.concurrency ?? this.deps.itemConcurrency : 1;
+    await forEachLimit(items, concurrency, runItem);
     return { status: worstOf(Object.values(actions).map((a) => a.status)), actions, failures };
   }
 

@@ -22,7 +22,7 @@ const workflow = parseWorkflow(
     type: 'INGEST',
     steps: [
       { name: 'STP_ONCE', behavior: 'BLOCKING', distribution: { kind: 'REF' }, actions: [{ name: 'COUNT' }] },
-      { name: 'STP_LIST', behavior: 'BLOCKING', distribution: { kind: 'LIST', items: 'objectgroup', batchSize: 3 }, actions: [{ name: 'COUNT' }] },
+      { name: 'STP_LIST', behavior: 'BLOCKING', distribution: { kind: 'LIST', items: 'objectgroup', batchSize: 3, concurrency: 3 }, actions: [{ name: 'COUNT' }] },
       { name: 'STP_AFTER', behavior: 'BLOCKING', distribution: { kind: 'REF' }, actions: [{ name: 'COUNT' }] },
       { name: 'STP_FINALLY', behavior: 'FINALLY', distribution: { kind: 'REF' }, actions: [{ name: 'FINAL' }] },
     ],

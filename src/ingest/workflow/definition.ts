@@ -28,6 +28,8 @@ const stepSchema = z
           kind: z.literal('LIST'),
           items: z.enum(['objectgroup', 'unit']),
           batchSize: z.number().int().positive().default(100),
+          /** Items of a batch in flight at once in a worker (default: ingest.itemConcurrency). */
+          concurrency: z.number().int().positive().optional(),
         })
         .strict(),
     ]),
