@@ -9,7 +9,7 @@ export function canonicalJson(value: unknown): string {
     // The usual evDetData: one level of strings, numbers, booleans and nulls; the same text as the
     // general case below, without its recursion (measured 2x faster on the append path).
     const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj).sort();
+    const keys = sortSmall(Object.keys(obj));
     let out = '{';
     for (let i = 0; i < keys.length; i++) {
       const v = obj[keys[i]];
@@ -41,7 +41,29 @@ export function canonicalJson(value: unknown): string {
 
 /** JSON.stringify's result for a string, without calling it when nothing needs escaping (the usual case). */
 export const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-export const jsonString = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"');
+export const jsonString = (s: string): string => (needsEscape(s) ? JSON.stringify(s) : '"' + s + '"');
+
+/** NEEDS_ESCAPE.test(s); short strings (keys, ids) are checked in JavaScript, cheaper than a regex call. */
+function needsEscape(s: string): boolean {
+  if (s.length > 32) return NEEDS_ESCAPE.test(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return true;
+  }
+  return false;
+}
+
+/** keys.sort() (UTF-16 code unit order), by insertion for the few keys of a usual evDetData. */
+function sortSmall(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    let j = i - 1;
+    for (; j >= 0 && keys[j] > k; j--) keys[j + 1] = keys[j];
+    keys[j + 1] = k;
+  }
+  return keys;
+}
 
 /** A plain object whose values are all strings, finite or not numbers, booleans, null or undefined. */
 function isFlatPlainObject(value: object): boolean {

@@ -55,6 +55,7 @@ interface Head {
 }
 
 const MAX_CACHED_HEADS = 200_000;
+const MAX_CACHED_CODES = 1000;
 const SQLITE_OPERATION =
   'select o.id, o.type, o.ev_type, o.request_id, o.application, e.status from logbook_operation o left join logbook_operation_end e on e.operation_id = o.id where o.id = ?';
 const SQLITE_HEAD: Record<TableName, string> = {
@@ -83,6 +84,7 @@ export class SqlLogbook implements Logbook {
   private draining: Promise<void> | null = null;
   private heads: Record<TableName, Map<string, Head>> = { op: new Map(), lfc: new Map(), step: new Map() };
   private exportsInFlight = new Set<Promise<unknown>>();
+  private outDetails = new Map<string, Map<string, string>>();
 
   constructor(
     readonly cdb: CoffreDb,
@@ -315,7 +317,7 @@ export class SqlLogbook implements Logbook {
 
   private eventRow(op: OpInfo, e: EventInput, lfc?: { kind: string; lfcId: string; stepId: string }): Record<string, unknown> {
     const extras = e as EventInput & EventInputExtras;
-    const outDetail = e.outDetail ?? `${e.evType}.${e.outcome}`;
+    const outDetail = e.outDetail ?? this.outDetail(e.evType, e.outcome);
     let outMessg = e.outMessg;
     if (outMessg === undefined) {
       const det = e.evDetData;
@@ -345,6 +347,21 @@ export class SqlLogbook implements Logbook {
       hash: null,
       prev_hash: null,
     };
+  }
+
+  /**
+   * `${evType}.${outcome}`, the same string each time: a new string per event cost its building,
+   * then hashing it again for each lookup of its cached bytes (eventbytes.ts).
+   */
+  private outDetail(evType: string, outcome: string): string {
+    let byOutcome = this.outDetails.get(evType);
+    if (!byOutcome) {
+      if (this.outDetails.size >= MAX_CACHED_CODES) this.outDetails.clear();
+      this.outDetails.set(evType, (byOutcome = new Map()));
+    }
+    let code = byOutcome.get(outcome);
+    if (code === undefined) byOutcome.set(outcome, (code = `${evType}.${outcome}`));
+    return code;
   }
 
   private async loadOperations(trx: CoffreDb['db'], ids: string[]): Promise<Map<string, OpInfo>> {

@@ -87,11 +87,14 @@ export function canonicalRowText(table: TableName, row: Record<string, unknown>,
 const WRITE = {} as Record<TableName, EventWriter>;
 for (const t of Object.keys(TABLES) as TableName[]) WRITE[t] = eventWriter(TABLES[t].fields, valueText);
 const SCRATCH = Buffer.allocUnsafe(64 * 1024) as Scratch;
+/** SCRATCH.subarray(0, n), made once per usual length n: a view per event cost a Buffer object per event. */
+const VIEWS: (Buffer | undefined)[] = new Array(4096).fill(undefined);
+const head = (n: number): Buffer => (n < VIEWS.length ? (VIEWS[n] ??= SCRATCH.subarray(0, n)) : SCRATCH.subarray(0, n));
 
 /** SHA-256 (hex) of the row's canonical text, `prevHex` standing for its prev_hash. */
 export function rowHashHex(table: TableName, row: Record<string, unknown>, prevHex: string | null): string {
   const n = WRITE[table](row, prevHex, SCRATCH);
-  return n < 0 ? sha256Hex(canonicalRowText(table, row, prevHex)) : hash(EVENT_HASH, SCRATCH.subarray(0, n), 'hex');
+  return n < 0 ? sha256Hex(canonicalRowText(table, row, prevHex)) : hash(EVENT_HASH, head(n), 'hex');
 }
 
 /** The row's hash (32 bytes); in the canonical JSON, hashes read as lower-case hex. */

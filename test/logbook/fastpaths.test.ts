@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { canonicalJson } from '../../src/logbook/canonical.ts';
+import { canonicalJson, jsonString } from '../../src/logbook/canonical.ts';
 import { canonicalRowText, INSERT_COLUMNS, rowHashHex, type TableName } from '../../src/logbook/rows.ts';
 import { leafLine, leafOfRow } from '../../src/logbook/leaves.ts';
 import { MerkleBuilder } from '../../src/logbook/merkle.ts';
@@ -122,7 +122,10 @@ describe('logbook fast paths write the same bytes', () => {
       { nested: { b: 1, a: 2 } }, { list: [3, { y: 1, x: 2 }] }, { big: 12n }, new Date(0), { toJSON: () => ({ b: 1, a: 2 }) },
       ...AWKWARD.map((s) => ({ [s]: s, k: s })),
     ];
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${(i * 7) % 20}`, i % 3 ? `v${i}` : i]));
+    cases.push(many, { ...many, 3: 'x', ab: '\ud800' });
     for (const c of cases) assert.equal(canonicalJson(c), referenceCanonical(c));
+    for (const s of [...AWKWARD, 'x'.repeat(32) + '"', 'y'.repeat(31) + '\u0000', '\udfff']) assert.equal(jsonString(s), JSON.stringify(s));
   });
 
   test('proof lines by template are the JSON of the leaf', () => {
