@@ -84,7 +84,7 @@ export interface HandlerIO {
   lifecycle(kind: 'unit' | 'objectgroup', lifecycleId: string, events: EventInput[]): Promise<void>;
   /** Message from the catalogues (default, then this plugin's properties). */
   message(code: string, params?: Record<string, string | number>): string;
-  services: { cdb: CoffreDb; logbook: Logbook; storage?: StorageEngine; workspaces: Workspaces; config?: CoffreConfig; rows: RowWrites };
+  services: { cdb: CoffreDb; logbook: Logbook; storage?: StorageEngine; workspaces: Workspaces; config?: CoffreConfig; rows: BatchRowWrites };
   log: Logger;
 }
 
@@ -106,6 +106,16 @@ export interface RowOp {
  */
 export interface RowWrites {
   write(ops: RowOp[]): Promise<void>;
+}
+
+/** Row writes of one batch of a step (HandlerIO.services.rows). */
+export interface BatchRowWrites extends RowWrites {
+  /**
+   * Queues ops written with the whole batch, once its items are done and before the batch is
+   * recorded done (a batch whose write fails is run again). For what only later steps read —
+   * item data, index rows —: one commit per batch instead of one per few items.
+   */
+  atBatchEnd(ops: RowOp[]): void;
 }
 
 export const isPluginClass = (value: unknown): value is PluginClass =>

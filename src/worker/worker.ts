@@ -7,7 +7,7 @@ import type { Logger } from '../log/index.ts';
 import type { CoffreConfig } from '../config/index.ts';
 import type { JobQueue, Job } from '../queue/index.ts';
 import type { Workspaces } from '../workspace/index.ts';
-import type { HandlerIO, ItemStatus, RowWrites, WorkItem } from '../plugins/api.ts';
+import type { BatchRowWrites, HandlerIO, ItemStatus, RowOp, RowWrites, WorkItem } from '../plugins/api.ts';
 import { PluginRegistry } from '../plugins/registry.ts';
 import { isStatus, addStatus, isFailure, worstOf, type ActionResult } from './status.ts';
 import { lifecycleEvents } from './lifecycle.ts';
@@ -140,8 +140,11 @@ export class Worker {
     }
     const actions: Record<string, ActionResult> = {};
     const failures: ItemFailure[] = [];
+    // Rows the calls leave for the batch's end are written in one go before it is recorded done.
+    const atBatchEnd: RowOp[] = [];
+    const rows: BatchRowWrites = { write: (ops) => this.rows.write(ops), atBatchEnd: (ops) => void atBatchEnd.push(...ops) };
     // What a call's handler I/O shares with the other calls of the batch is made once.
-    const contexts = step.actions.map((action) => this.callContext(p, action, params));
+    const contexts = step.actions.map((action) => this.callContext(p, action, params, rows));
     const runItem = async (item: WorkItem) => {
       for (const ctx of contexts) {
         const { action } = ctx;
@@ -162,11 +165,12 @@ export class Worker {
     };
     const concurrency = step.distribution.kind === 'LIST' ? step.distribution.concurrency ?? this.deps.itemConcurrency : 1;
     await forEachLimit(items, concurrency, runItem);
+    await this.rows.write(atBatchEnd);
     return { status: worstOf(Object.values(actions).map((a) => a.status)), actions, failures };
   }
 
   /** The handler I/O of one action in one batch, without its item. */
-  private callContext(p: BatchPayload, action: WorkflowAction, params: Record<string, unknown>): CallContext {
+  private callContext(p: BatchPayload, action: WorkflowAction, params: Record<string, unknown>, rows: BatchRowWrites): CallContext {
     const { plugins, logbook, workspaces, cdb, storage, log } = this.deps;
     const entry = plugins.get(action.name);
     if (!entry) throw new Error(`no plugin handles action ${action.name}`);
@@ -200,7 +204,7 @@ export class Worker {
       journal: async (events: EventInput[]) => void (await logbook.appendOperation(p.operationId, events.map((e) => ({ agId: this.id, ...e })))),
       lifecycle: (kind, id, events) => logbook.appendLifecycle(kind, id, p.operationId, p.step, events.map((e) => ({ agId: this.id, ...e }))),
       message,
-      services: { cdb, logbook, storage, workspaces, config: this.deps.config, rows: this.rows },
+      services: { cdb, logbook, storage, workspaces, config: this.deps.config, rows },
       log,
     };
     return { p, action, io, firstMessage };

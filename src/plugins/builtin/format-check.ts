@@ -35,7 +35,7 @@ export default class FormatCheck implements WorkerPlugin {
       }
     }
     // Only what this call learned needs saving (the item already holds the unpack's identification).
-    if (identifiedHere) await saveGroupItem(io, group);
+    if (identifiedHere) saveGroupItem(io, group);
     return { globalStatus: status, itemsStatus: [{ FILE_FORMAT: { globalStatus: status } }], params: { group: group.manifestId, reason: notes[0] ?? '' }, detail: notes.length ? { formats: notes } : undefined };
   }
 }

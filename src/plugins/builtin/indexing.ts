@@ -6,8 +6,8 @@ import type { GroupItem, UnitItem } from './items.ts';
 export class UnitIndexing implements WorkerPlugin {
   async execute(io: HandlerIO): Promise<ItemStatus> {
     const u = io.item.data as UnitItem;
-    // Through the shared row writer: the units in flight are inserted by one statement, one commit.
-    await io.services.rows.write([{
+    // Written with the batch's other units, in a few statements and one commit, when it ends.
+    io.services.rows.atBatchEnd([{
       table: 'archive_unit',
       rows: [{
         id: io.item.id,
@@ -46,9 +46,9 @@ export class GroupIndexing implements WorkerPlugin {
     }));
     const copies = g.objects.flatMap((o) => (o.storage?.copies ?? []).filter((c) => c.status !== 'KO')
       .map((c) => ({ object_id: o.id, offer_id: c.offerId, digest: c.digest ?? o.storage!.digest, size: o.storage!.size, created_at: now })));
-    // The group, its objects and copies land in one transaction, shared with the other groups in
-    // flight (the row writer merges them into multi-row statements).
-    await io.services.rows.write([
+    // The group, its objects and copies land together, with the batch's other groups, in a few
+    // multi-row statements and one commit, when the batch ends.
+    io.services.rows.atBatchEnd([
       { table: 'object_group', rows: [{ id: io.item.id, operation_id: io.operationId, unit_ids: JSON.stringify(g.unitIds), created_at: now }], conflict: ['id'] },
       { table: 'archive_object', rows: objects, conflict: ['id'] },
       { table: 'object_copy', rows: copies, conflict: ['object_id', 'offer_id'] },

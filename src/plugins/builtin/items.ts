@@ -60,11 +60,11 @@ export const PACKAGE_SUMMARY = 'package.json';
 export const ok = (params?: Record<string, string | number>, detail?: unknown) => ({ globalStatus: 'OK' as Status, params, detail });
 
 /**
- * Saves what a per-object action learned about an object group (formats, copies) on its item.
- * Through the shared row writer: the items of the calls in flight are saved in one commit.
+ * Saves what a per-object action learned about an object group (formats, copies) on its item,
+ * with the batch's other items when the batch ends (only later steps read it).
  */
-export async function saveGroupItem(io: HandlerIO, group: GroupItem): Promise<void> {
-  await io.services.rows.write([{
+export function saveGroupItem(io: HandlerIO, group: GroupItem): void {
+  io.services.rows.atBatchEnd([{
     table: 'ingest_item',
     rows: [{ operation_id: io.operationId, kind: 'objectgroup', seq: io.item.seq, item_id: io.item.id, data: JSON.stringify(group) }],
     conflict: ['operation_id', 'kind', 'seq'],

@@ -74,7 +74,7 @@ export default class StoreObjects implements WorkerPlugin {
     }
     await Promise.all(pending);
     // Keep where each object went, for indexing and for a rollback.
-    await saveGroupItem(io, group);
+    saveGroupItem(io, group);
     const replayed = group.objects.some((o) => o.storage?.status === 'ALREADY_EXECUTED');
     const final: Status = status === 'OK' && replayed && group.objects.every((o) => o.kind !== 'binary' || o.storage?.status === 'ALREADY_EXECUTED') ? 'ALREADY_EXECUTED' : status;
     await io.journal([{ evType: 'OBJ_STORAGE', outcome: final, outDetail: `OBJ_STORAGE.${final}`, outMessg: io.message(`OBJ_STORAGE.${final}`, { reason: reasons[0] ?? '' }), obId: groupId, evDetData: { objects: stored, failures: reasons.slice(0, 10) } }]);
