@@ -11,6 +11,7 @@ import { defaultCatalogue, loadCatalogueFile, MessageCatalogues, type Catalogue 
 import { INSERT_COLUMNS, rowHashHex, type TableName } from './rows.ts';
 import { insertRows, isUniqueViolation, prepared } from './sqlbatch.ts';
 import { exportOperation, flushExports } from './export.ts';
+import { newEventId } from './eventid.ts';
 
 /** Extra, optional fields an event input may carry (not stored): placeholders and a plugin catalogue. */
 export interface EventInputExtras {
@@ -327,7 +328,7 @@ export class SqlLogbook implements Logbook {
     // One literal with every column (lifecycle ones included) keeps a single object shape.
     return {
       idx: 0,
-      ev_id: e.evId ?? randomUUID(),
+      ev_id: e.evId ?? newEventId(),
       ev_parent_id: e.evParentId ?? null,
       ev_type: e.evType,
       ev_date_time: e.evDateTime ?? new Date().toISOString(),

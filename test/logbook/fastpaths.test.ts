@@ -12,6 +12,7 @@ import { canonicalRowText, INSERT_COLUMNS, rowHashHex, type TableName } from '..
 import { leafLine, leafOfRow } from '../../src/logbook/leaves.ts';
 import { MerkleBuilder } from '../../src/logbook/merkle.ts';
 import { insertRows } from '../../src/logbook/sqlbatch.ts';
+import { newEventId } from '../../src/logbook/eventid.ts';
 import { openAndMigrate } from '../../src/db/index.ts';
 import { TEST_DATABASES, testConfig } from '../helpers/db.ts';
 
@@ -111,6 +112,12 @@ describe('logbook fast paths write the same bytes', () => {
       const step = { operation_id: pick(['op-1', 'op-2'], i, 3), step_id: pick(['S1', 'S2'], i, 2), action: pick(['COMMIT', 'ROLLBACK'], i, 5), reason: pick([null, 'why', 'why'], i, 1), at: pick(['t1', 't2'], i, 4) };
       assert.equal(rowHashHex('step', step, prev), sha(canonicalRowText('step', step, prev)));
     }
+  });
+
+  test('event ids are distinct version 4 UUIDs, as crypto.randomUUID makes them', () => {
+    const ids = Array.from({ length: 1000 }, () => newEventId());
+    for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(new Set(ids).size, ids.length);
   });
 
   test('canonical JSON of flat objects matches the general definition', () => {
