@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { driver } from '../../../src/storage/drivers/fs/index.ts';
 import { DEFAULT_LIMITS } from '../../../src/storage/config.ts';
 import { objectPaths } from '../../../src/storage/drivers/fs/layout.ts';
+import { checkpointPolicy } from '../../../src/storage/drivers/fs/checkpoint.ts';
 import type { OfferDefinition } from '../../../src/storage/contract.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { runDriverContractSuite } from '../contract-suite.ts';
@@ -180,6 +181,27 @@ test('fs: a remove before the checkpoint takes the held temp file too; the log l
     assert.deepEqual(entries, ['action,at,container,id,sequence', 'action,at,container,id,sequence'], 'contract fields only, no checkpoint line');
   } finally {
     await again.close();
+    dir.cleanup();
+  }
+});
+
+test('fs: a checkpoint releases the holds while the offer stays open, and writes a line where the replay starts', async () => {
+  const dir = tempDir();
+  const saved = { ...checkpointPolicy };
+  checkpointPolicy.holds = 3;
+  const conn = await driver.connect(fsOffer(dir.path));
+  try {
+    for (const id of ['c1', 'c2', 'c3', 'c4']) await conn.put({ container: 'objects', id, body: Readable.from([Buffer.from(id)]), size: 2, digestAlgorithm: 'sha512' });
+    const tmp = join(dir.path, '.coffre-offer', 'tmp');
+    for (let i = 0; i < 200 && readdirSync(tmp).length > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(readdirSync(tmp).length <= 1, 'the first three holds are released (the fourth waits for the timer)');
+    const lines = readFileSync(join(dir.path, '.coffre-offer', 'write-log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const mark = lines.find((l) => 'checkpoint' in l);
+    assert.ok(mark && mark.from >= 4, `a checkpoint line from sequence 4 on: ${JSON.stringify(mark)}`);
+    for (const id of ['c1', 'c2', 'c3', 'c4']) assert.equal(await conn.exists('objects', id), true);
+  } finally {
+    Object.assign(checkpointPolicy, saved);
+    await conn.close();
     dir.cleanup();
   }
 });

@@ -1,6 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncFolder, fsyncFolders } from './folders.ts';
+import { SyncThread, type SyncJob } from './sync-thread.ts';
 import type { WriteLog } from './write-log.ts';
 
 /**
@@ -26,8 +27,10 @@ import type { WriteLog } from './write-log.ts';
  * folder's size and the replay's work. Tests set them out of reach to see the replay work.
  */
 export const checkpointPolicy = { holds: 2048, ms: 500 };
-/** Folder syncs of a checkpoint under way at once (the thread pool has four threads). */
+/** Folder syncs under way at once when a checkpoint runs on the event loop (the pool has four threads). */
 const CHECKPOINT_PARALLEL_SYNCS = 2;
+/** Writes wait for the running checkpoint once this many are held (when checkpoints fall behind). */
+const MAX_HELD_FACTOR = 4;
 
 interface Held {
   sequence: number;
@@ -46,17 +49,24 @@ export class Checkpointer {
   private failure?: unknown;
   /** Folders whose own entry in their parent is durable: writes to them sync only themselves. */
   readonly durableDirs = new Set<string>();
+  private thread?: SyncThread = new SyncThread();
 
   constructor(
     private readonly log: WriteLog,
     private readonly tmpDir: string,
   ) {}
 
-  /** Records a write whose log record is durable; its hold is released by a later checkpoint. */
-  add(entry: Held): void {
+  /**
+   * Records a write whose log record is durable; its hold is released by a later checkpoint.
+   * Returns a promise to wait for when checkpoints fall behind (the temp folder must not grow
+   * without end), undefined otherwise.
+   */
+  add(entry: Held): Promise<void> | undefined {
     this.held.push(entry);
     if (this.held.length >= checkpointPolicy.holds) this.start();
     else this.arm();
+    if (this.held.length >= checkpointPolicy.holds * MAX_HELD_FACTOR && this.running) return this.running;
+    return undefined;
   }
 
   /** Starts the timer of the next checkpoint, unless one is set (or checkpoints wait for close). */
@@ -99,42 +109,60 @@ export class Checkpointer {
   private async run(): Promise<void> {
     const batch = this.held;
     this.held = [];
+    const dirs = new Set<string>();
+    for (const h of batch) for (const d of h.dirs) dirs.add(d);
+    const job = { dirs: [...dirs], unlink: batch.map((h) => join(this.tmpDir, h.hold)), after: [this.tmpDir] };
     try {
-      const dirs = new Set<string>();
-      for (const h of batch) for (const d of h.dirs) dirs.add(d);
-      await fsyncFolders(dirs, CHECKPOINT_PARALLEL_SYNCS);
-      for (const d of dirs) this.durableDirs.add(d);
-      if (this.durableDirs.size > 100_000) this.durableDirs.clear(); // a bound; forgetting only costs syncs
-      // Unlinking only drops a second name of each object (no inode is freed): microseconds
-      // each, done here rather than queued behind the writes' fsyncs on the thread pool, in
-      // slices so that the event loop keeps turning.
-      for (let i = 0; i < batch.length; i++) {
-        try {
-          unlinkSync(join(this.tmpDir, batch[i].hold));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed meanwhile
-        }
-        if (i % 256 === 255) await new Promise((r) => setImmediate(r));
-      }
+      await this.sync(job);
     } catch (err) {
       this.held = batch.concat(this.held);
       throw err;
     }
+    for (const d of dirs) this.durableDirs.add(d);
+    if (this.durableDirs.size > 100_000) this.durableDirs.clear(); // a bound; forgetting only costs syncs
     this.log.release(batch.map((h) => h.sequence));
-    // The temp folder's entries are durable before the line that says the holds are gone.
-    await fsyncFolder(this.tmpDir);
     await this.log.appendCheckpoint({ checkpoint: new Date().toISOString(), from: this.log.firstUnreleased() });
   }
 
-  /** Runs checkpoints until nothing is held (at close). */
-  async flush(): Promise<void> {
+  /**
+   * Syncs the folders, then unlinks the held temp files (the objects keep their other names: no
+   * inode is freed), then syncs the temp folder, so that its entries are durable before the line
+   * that says the holds are gone. On the sync thread; on the event loop if the thread cannot run.
+   */
+  private async sync(job: SyncJob): Promise<void> {
+    if (this.thread) {
+      try {
+        return await this.thread.run(job);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code) throw err; // a filesystem error: the checkpoint failed
+        this.thread = undefined; // the thread itself failed: go on without it
+      }
+    }
+    await fsyncFolders(job.dirs, CHECKPOINT_PARALLEL_SYNCS);
+    for (let i = 0; i < job.unlink.length; i++) {
+      try {
+        unlinkSync(job.unlink[i]);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // removed meanwhile
+      }
+      if (i % 256 === 255) await new Promise((r) => setImmediate(r)); // let the event loop turn
+    }
+    for (const d of job.after) await fsyncFolder(d);
+  }
+
+  /** Runs checkpoints until nothing is held, then stops the sync thread (at the last close). */
+  async close(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.failure = undefined;
-    while (this.running || this.held.length) {
-      if (!this.running) this.start();
-      await this.running;
-      if (this.failure) throw this.failure;
+    try {
+      while (this.running || this.held.length) {
+        if (!this.running) this.start();
+        await this.running;
+        if (this.failure) throw this.failure;
+      }
+    } finally {
+      await this.thread?.close();
     }
   }
 }

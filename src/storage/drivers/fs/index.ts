@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { closeSync, constants, createReadStream, fsync, linkSync, open as fsOpen, unlinkSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
@@ -71,6 +71,16 @@ const writeFd = promisify(write);
 const SMALL_WRITE = 64 * 1024;
 /** Objects bigger than this are flushed to disk behind the writing, every this many bytes. */
 const FLUSH_BEHIND_BYTES = 32 * 1024 * 1024;
+/** Objects up to this size are gathered and written with one O_SYNC write (see writeSmall). */
+const SMALL_OBJECT = 64 * 1024;
+
+/**
+ * A unique part for temp file names: a random tag per process and a counter (one randomBytes
+ * call per write cost more than the rest of the name). The file is created with O_EXCL anyway.
+ */
+const TEMP_TAG = randomBytes(6).toString('hex');
+let tempCount = 0;
+const tempTag = () => `${TEMP_TAG}${(++tempCount).toString(36)}`;
 
 function writeAllSync(fd: number, chunk: Buffer): void {
   for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
@@ -262,38 +272,21 @@ class FsConnection implements Connection {
     // The temp file lives in the offer's own temp folder (same filesystem, always there), so the
     // object's folder can be made while the bytes are written and synced, not before; it stays
     // there, held, until a checkpoint has synced the object's folder.
-    const tmpName = `${container}.${id}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmpName = `${container}.${id}.${tempTag()}.tmp`;
     const tmp = join(this.tmpDir, tmpName);
     let tmpExists = false;
+    const created = () => void (tmpExists = true);
     let linked: string[] = [];
     const dirReady = this.ensureDir(paths.dir);
     dirReady.catch(() => {}); // awaited below, unless the write fails first
     try {
-      // Creating the inode can wait on the filesystem journal: off the main thread.
-      const fd = await openFd(tmp, 'wx', 0o644);
-      tmpExists = true;
       // The bytes come from the engine's own pass and go to the file unchanged, so the engine's
       // digest of them is the digest of this file: no second hash (see PutRequest.sourceDigest).
       // The size is still counted here. Without it (retries, direct callers), hash while writing.
       const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
-      const flushBehind = size > FLUSH_BEHIND_BYTES ? new FlushBehind(fd, FLUSH_BEHIND_BYTES) : undefined;
-      let written = 0;
-      try {
-        for await (const chunk of chunksOf(body)) {
-          written += chunk.length;
-          if (written > size) throw new StorageError('SIZE_MISMATCH', `object ${container}/${id}: more than the announced ${size} bytes`, false, this.offer.id);
-          hash?.update(chunk);
-          if (chunk.length <= SMALL_WRITE) writeAllSync(fd, chunk);
-          else await writeAll(fd, chunk);
-          flushBehind?.wrote(chunk.length);
-        }
-        if (written !== size) throw new StorageError('SIZE_MISMATCH', `object ${container}/${id}: received ${written} bytes, announced ${size}`, false, this.offer.id);
-        await flushBehind?.settle();
-        await fsyncFd(fd);
-      } finally {
-        await flushBehind?.settle().catch(() => {});
-        closeSync(fd);
-      }
+      const bytes = { counted: 0, container, id, size };
+      if (size > 0 && size <= SMALL_OBJECT) await this.writeSmall(tmp, body, bytes, hash, created);
+      else await this.writeStreamed(tmp, body, bytes, hash, created);
       const digest = hash ? hash.digest('hex') : await sourceDigest!;
       await dirReady;
       try {
@@ -317,7 +310,7 @@ class FsConnection implements Connection {
       const sequence = await this.log.append({ container, id, action: 'write', at: new Date().toISOString(), algorithm: digestAlgorithm, digest, hold: tmpName }, [this.tmpDir]);
       tmpExists = false;
       linked = [];
-      this.checkpoints.add({ sequence, container, id, hold: tmpName, dirs: this.dirsToSync(paths.dir) });
+      await this.checkpoints.add({ sequence, container, id, hold: tmpName, dirs: this.dirsToSync(paths.dir) });
       return { size, digest, alreadyExisted: false };
     } catch (err) {
       body.destroy();
@@ -326,6 +319,69 @@ class FsConnection implements Connection {
       throw this.err(err, `writing ${container}/${id} to ${this.root}`);
     } finally {
       if (tmpExists) await unlink(tmp).catch(() => {});
+    }
+  }
+
+  /** Counts a chunk against the announced size; throws past it. */
+  private count(bytes: { counted: number; container: string; id: string; size: number }, chunk: Buffer): void {
+    bytes.counted += chunk.length;
+    if (bytes.counted > bytes.size) throw new StorageError('SIZE_MISMATCH', `object ${bytes.container}/${bytes.id}: more than the announced ${bytes.size} bytes`, false, this.offer.id);
+  }
+
+  private checkEnd(bytes: { counted: number; container: string; id: string; size: number }): void {
+    if (bytes.counted !== bytes.size) throw new StorageError('SIZE_MISMATCH', `object ${bytes.container}/${bytes.id}: received ${bytes.counted} bytes, announced ${bytes.size}`, false, this.offer.id);
+  }
+
+  /**
+   * A small object: its bytes are gathered (at most SMALL_OBJECT) while the temp file is created,
+   * then written with one O_SYNC write, which returns once they are on disk as fsync would: one
+   * job on the thread pool instead of a write on the main thread and an fsync job.
+   */
+  private async writeSmall(tmp: string, body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined, created: () => void): Promise<void> {
+    // Creating the inode can wait on the filesystem journal: off the main thread.
+    const opening = openFd(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_SYNC, 0o644).then((fd) => (created(), fd));
+    opening.catch(() => {}); // awaited below, or closed if the body fails first
+    const parts: Buffer[] = [];
+    try {
+      for await (const chunk of chunksOf(body)) {
+        this.count(bytes, chunk);
+        hash?.update(chunk);
+        parts.push(chunk);
+      }
+      this.checkEnd(bytes);
+    } catch (err) {
+      const fd = await opening.catch(() => undefined);
+      if (fd !== undefined) closeSync(fd);
+      throw err;
+    }
+    const fd = await opening;
+    try {
+      await writeAll(fd, parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes.size));
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Any other object: streamed to the temp file as it comes, then fsync'd. */
+  private async writeStreamed(tmp: string, body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined, created: () => void): Promise<void> {
+    // Creating the inode can wait on the filesystem journal: off the main thread.
+    const fd = await openFd(tmp, 'wx', 0o644);
+    created();
+    const flushBehind = bytes.size > FLUSH_BEHIND_BYTES ? new FlushBehind(fd, FLUSH_BEHIND_BYTES) : undefined;
+    try {
+      for await (const chunk of chunksOf(body)) {
+        this.count(bytes, chunk);
+        hash?.update(chunk);
+        if (chunk.length <= SMALL_WRITE) writeAllSync(fd, chunk);
+        else await writeAll(fd, chunk);
+        flushBehind?.wrote(chunk.length);
+      }
+      this.checkEnd(bytes);
+      await flushBehind?.settle();
+      await fsyncFd(fd);
+    } finally {
+      await flushBehind?.settle().catch(() => {});
+      closeSync(fd);
     }
   }
 
@@ -491,7 +547,7 @@ class FsConnection implements Connection {
     shared.delete(this.root);
     const done = (async () => {
       try {
-        await this.shared.checkpoints.flush();
+        await this.shared.checkpoints.close();
       } finally {
         await this.shared.log.close();
       }
