@@ -71,12 +71,23 @@ export class BlockReader extends yauzl.RandomAccessReader {
     yield* this.direct(start, size, chunk);
   }
 
-  /** A range read in order, bypassing the blocks. */
+  /**
+   * A range read in order, bypassing the blocks. The next chunk is read while the caller works on
+   * this one (a big entry's digest: reading and hashing overlap instead of taking turns).
+   */
   private async *direct(start: number, size: number, chunk: number): AsyncGenerator<Buffer> {
-    for (let done = 0; done < size;) {
-      const bytes = await this.readDirect(start + done, Math.min(chunk, size - done));
+    const readFrom = (done: number) => {
+      const p = this.readDirect(start + done, Math.min(chunk, size - done));
+      p.catch(() => {}); // awaited below, unless the caller stops first
+      return p;
+    };
+    let next = size > 0 ? readFrom(0) : undefined;
+    let done = 0;
+    while (next) {
+      const bytes = await next;
       if (bytes.length === 0) return;
       done += bytes.length;
+      next = done < size ? readFrom(done) : undefined;
       yield bytes;
     }
   }
