@@ -37,18 +37,19 @@ export const gatewayConfigSchema = z
     /** Whole-file digest computed while receiving and written to .info and deposit.completed. */
     digestAlgorithm: z.enum(digestAlgorithms).default('sha256'),
     /**
-     * Hash in a worker thread, off the event loop (it reads the bytes back from the page
-     * cache). Off by default: on a busy 2-core host with the client on the same machine there
-     * is no idle core for it, and it measured slower for one large upload and ~20 MB heavier
-     * (bench/upload.ts, coffre vs coffre-worker); turn it on where a core is free. Results
-     * are the same either way.
+     * A body thread (worker) that writes PATCH bodies and hashes them (SHA-256 of every byte)
+     * when more than one body arrives at a time: one body is written and hashed on the event
+     * loop (synchronous writes, no hand-off: the cheapest), the others in the thread, where the
+     * socket's chunks are moved (not copied) and batched, so that the event loop only parses
+     * HTTP. The thread also rebuilds digests after a restart. false: everything on the event loop
+     * (a rebuild reads 4 MiB per turn). Digests are the same either way (bench/upload.ts).
      */
-    hashWorker: z.boolean().default(false),
+    hashWorker: z.boolean().default(true),
     /**
-     * Bytes of a PATCH body gathered before one write to the file; an upload holds at most two
-     * such buffers (one being written, one filling), so memory is about 2 x this x uploads.
+     * Bytes of one PATCH body held in memory (handed to the writer, not yet in the file) before
+     * its socket pauses; memory for bodies is about this x concurrent uploads.
      */
-    writeBuffer: bytes().default(128 * 1024),
+    writeBuffer: bytes().default(256 * 1024),
     /**
      * Unless fsync is 'never', flush received bytes to disk this often during a PATCH, in the
      * background while the body keeps arriving: the flush before completion then only has the

@@ -16,8 +16,7 @@ import { UploadLocks } from './store/lock.ts';
 import { infoDocument } from './store/info.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { parseMetadataLenient } from './store/metadata.ts';
-import { receiveBody } from './store/receive.ts';
-import { inlineHasher, workerHasher, type Hasher, type RunningDigest } from './store/hasher.ts';
+import { BodyStore, type RunningDigest } from './store/body.ts';
 import { TusError, parseChecksum, parseConcat, parseMetadata, type ChecksumAlgorithm } from './tus/protocol.ts';
 
 export type UploadRow = GatewayUploadTable;
@@ -68,8 +67,8 @@ export class UploadService {
   readonly layout: StagingLayout;
   readonly locks: UploadLocks;
   private readonly digests = new Map<string, DigestState>();
-  readonly hasher: Hasher;
-  private readonly chunkHasher: Hasher;
+  /** Writes PATCH bodies and keeps the running digests (in a worker thread by default). */
+  readonly body: BodyStore;
 
   constructor(
     private readonly ctx: PlatformContext,
@@ -77,21 +76,13 @@ export class UploadService {
   ) {
     this.layout = new StagingLayout(config, ctx.config.dataDir);
     this.locks = new UploadLocks(ctx.cdb, config.nodeId ?? hostname(), config.lockTtl, config.lockWait);
-    this.hasher = config.hashWorker ? workerHasher() : inlineHasher();
-    this.chunkHasher = inlineHasher();
+    this.body = new BodyStore({ thread: config.hashWorker, bufferBytes: config.writeBuffer });
   }
 
   async close(): Promise<void> {
     for (const s of this.digests.values()) s.hash.drop();
     this.digests.clear();
-    await this.hasher.close();
-  }
-
-  /** Feeds a file range to a digest (a file hasher reads it itself). */
-  private async feed(digest: RunningDigest, path: string, start: number, end: number): Promise<void> {
-    if (end <= start) return;
-    if (this.hasher.readsFile) return digest.extendTo(path, end);
-    for await (const chunk of createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 })) digest.update(chunk as Buffer);
+    await this.body.close();
   }
 
   async init(): Promise<void> {
@@ -222,7 +213,7 @@ export class UploadService {
     await this.db.insertInto('gateway_upload').values(row).execute();
     gatewayMetrics.uploadsCreated.inc();
     if (parts) return (await this.assembleIfReady(row.id)) ?? row;
-    if (length === 0) return this.locks.with(row.id, () => this.complete(row, this.hasher.create(row.digest_algorithm)));
+    if (length === 0) return this.locks.with(row.id, () => this.complete(row, this.body.createDigest(row.digest_algorithm)));
     return row;
   }
 
@@ -271,8 +262,8 @@ export class UploadService {
       await this.persistOffset(row, size);
     }
     cached?.hash.drop();
-    const hash = this.hasher.create(row.digest_algorithm);
-    await this.feed(hash, path, 0, size);
+    const hash = this.body.createDigest(row.digest_algorithm);
+    await hash.extendTo(path, size);
     const state = { offset: size, hash };
     this.digests.set(row.id, state);
     return state;
@@ -312,8 +303,8 @@ export class UploadService {
 
       const state = await this.digestAt(row);
       const base = state.hash.copy();
-      // The chunk's own checksum is checked on the event loop, on the bytes as they arrive.
-      const chunkHash = checksum ? this.chunkHasher.create(checksum.algorithm) : undefined;
+      // The chunk's own checksum is computed with the whole-file digest, on the bytes written.
+      const chunkHash = checksum ? this.body.createDigest(checksum.algorithm) : undefined;
       const start = row.upload_offset;
       const handle = await open(this.layout.bin(id), 'r+');
       // Unless this PATCH ends in a known state, the cached digest may have seen bytes that do
@@ -327,11 +318,8 @@ export class UploadService {
         let lastSync = 0;
         let lastCheckpoint = 0;
         const bin = this.layout.bin(id);
-        const fileHashed = this.hasher.readsFile;
         const syncing = this.config.fsync !== 'never';
         const onFlushed = (flushed: number) => {
-          // A file hasher reads what reached the file; an inline one saw it in receiveBody.
-          if (fileHashed) state.hash.extendTo(bin, start + flushed);
           if (busy) return;
           const due = (!verify && flushed - lastCheckpoint >= this.config.checkpointBytes) || (syncing && flushed - lastSync >= this.config.syncBytes);
           if (!due) return;
@@ -349,8 +337,8 @@ export class UploadService {
             .catch((err) => this.ctx.log.warn({ err, upload: id }, 'checkpoint failed'))
             .finally(() => (busy = false));
         };
-        const inline = [...(fileHashed ? [] : [state.hash]), ...(chunkHash ? [chunkHash] : [])];
-        const result = await receiveBody(input.body, bin, start, limit, inline, onFlushed, { slabBytes: this.config.writeBuffer });
+        const digests = chunkHash ? [state.hash, chunkHash] : [state.hash];
+        const result = await this.body.receive(input.body, bin, start, limit, digests, onFlushed);
         await background;
         const discard = async (error: TusError) => {
           await handle.truncate(start);
@@ -400,6 +388,8 @@ export class UploadService {
         if (!settled) {
           this.digests.delete(id);
           state.hash.drop();
+          base.drop();
+          chunkHash?.drop();
         }
       }
     });
@@ -476,21 +466,24 @@ export class UploadService {
         }
         return row;
       }
-      const hash = this.hasher.create(row.digest_algorithm);
+      const hash = this.body.createDigest(row.digest_algorithm);
       const out = await open(this.layout.bin(row.id), 'w');
       let offset = 0;
+      let written = false;
       try {
         for (const id of ids) {
           for await (const chunk of createReadStream(this.layout.bin(id), { highWaterMark: 1 << 20 })) {
-            hash.update(chunk as Buffer);
             await out.write(chunk as Buffer, 0, (chunk as Buffer).length, offset);
             offset += (chunk as Buffer).length;
-            hash.extendTo(this.layout.bin(row.id), offset);
           }
+          // The digest reads back what was just written (from the page cache).
+          await hash.extendTo(this.layout.bin(row.id), offset);
         }
         if (this.config.fsync !== 'never') await out.datasync();
+        written = true;
       } finally {
         await out.close();
+        if (!written) hash.drop();
       }
       row.upload_offset = offset;
       return this.complete(row, hash);

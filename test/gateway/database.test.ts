@@ -43,9 +43,10 @@ for (const database of TEST_DATABASES) {
       const t = await testConfig(database.name, { gateway: { checkpointBytes: 1024, lockWait: 300 } } as any);
       cleanup = t.cleanup;
       // Two gateway nodes over one database and one staging area.
-      a = await startPlatform(t.config, { components: [gatewayComponent] });
-      // Node b hashes in a worker thread: both hashers must agree on every digest.
-      b = await startPlatform(parseConfig({ ...t.config, gateway: { ...t.config.gateway, nodeId: 'node-b', hashWorker: true } }), { components: [gatewayComponent] });
+      // Node a writes and hashes on its event loop, node b in its body thread (the default):
+      // both must agree on every digest.
+      a = await startPlatform(parseConfig({ ...t.config, gateway: { ...t.config.gateway, hashWorker: false } }), { components: [gatewayComponent] });
+      b = await startPlatform(parseConfig({ ...t.config, gateway: { ...t.config.gateway, nodeId: 'node-b' } }), { components: [gatewayComponent] });
       h = { 'Tus-Resumable': '1.0.0', Authorization: `Bearer ${await signInstanceToken(a.ctx.instanceKey, t.config.auth, { space: 'alice', ttlSeconds: 600 })}` };
     });
     after(async () => {
