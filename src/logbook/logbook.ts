@@ -135,10 +135,12 @@ export class SqlLogbook implements Logbook {
     }
   }
 
-  async appendLifecycle(kind: LifecycleKind, lifecycleId: string, operationId: string, stepId: string, events: EventInput[]): Promise<void> {
-    if (kind !== 'unit' && kind !== 'objectgroup') throw new UserInputError(`lifecycle kind must be unit or objectgroup, not ${kind}`);
-    if (events.length === 0) return;
-    await this.enqueue({ t: 'lfc', opId: operationId, kind, lfcId: lifecycleId, stepId, events });
+  // Not async: a worker appends a lifecycle per object, and an async wrapper around the queued
+  // promise cost one more promise and turn per call (measured ~0.2 µs per event in bench journal).
+  appendLifecycle(kind: LifecycleKind, lifecycleId: string, operationId: string, stepId: string, events: EventInput[]): Promise<void> {
+    if (kind !== 'unit' && kind !== 'objectgroup') return Promise.reject(new UserInputError(`lifecycle kind must be unit or objectgroup, not ${kind}`));
+    if (events.length === 0) return Promise.resolve();
+    return this.enqueue<void>({ t: 'lfc', opId: operationId, kind, lfcId: lifecycleId, stepId, events });
   }
 
   async commitStep(operationId: string, stepId: string): Promise<void> {
@@ -165,9 +167,13 @@ export class SqlLogbook implements Logbook {
     for (const m of Object.values(this.heads)) m.clear();
   }
 
-  private enqueue<T>(job: JobSpec): Promise<T> {
+  /** Queues a job (a fresh literal of the caller's, completed in place into a Job). */
+  private enqueue<T>(spec: JobSpec): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ ...(job as Job), resolve: resolve as (v: unknown) => void, reject });
+      const job = spec as Job;
+      job.resolve = resolve as (v: unknown) => void;
+      job.reject = reject;
+      this.queue.push(job);
       this.queuedEvents += jobEvents(job);
       this.kick();
     });
