@@ -121,7 +121,11 @@ async function runAll(baseDb: CoffreDb, sizedDb: CoffreDb, ourDb: CoffreDb, conf
     const calls: Promise<void>[] = [];
     for (let l = 0; l < count; l++) {
       const n = u + l;
-      calls.push(logbook.appendLifecycle('objectgroup', `og-${n}`, op, 'STP_OG_CHECK_AND_TRANSFORME', Array.from({ length: PER_LIFECYCLE }, (_, k) => event(n, k))));
+      // The inputs are made by the same plain loop as the baselines' (Array.from over {length}
+      // cost ~1 µs more per call, counted against the logbook alone).
+      const events = [];
+      for (let k = 0; k < PER_LIFECYCLE; k++) events.push(event(n, k));
+      calls.push(logbook.appendLifecycle('objectgroup', `og-${n}`, op, 'STP_OG_CHECK_AND_TRANSFORME', events));
     }
     await Promise.all(calls);
     ours += performance.now() - t0;
