@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { IncomingMessage } from 'node:http';
 import { sql } from 'kysely';
@@ -8,7 +8,7 @@ import type { PlatformContext } from '../platform/context.ts';
 import type { Principal } from '../auth/index.ts';
 import { publish } from '../bus/index.ts';
 import { nowIso } from '../db/index.ts';
-import { writeFileAtomic } from '../platform/files.ts';
+import { fsyncDir, writeFileAtomic } from '../platform/files.ts';
 import type { GatewayConfig } from './config.ts';
 import type { GatewayUploadTable } from './tables.ts';
 import { StagingLayout } from './store/layout.ts';
@@ -217,9 +217,13 @@ export class UploadService {
     return row;
   }
 
+  private infoText(row: UploadRow): string {
+    return JSON.stringify(infoDocument(row, { binPath: this.layout.bin(row.id) }), null, 2) + '\n';
+  }
+
   private async writeInfo(row: UploadRow): Promise<void> {
     const path = this.layout.info(row.id);
-    await writeFileAtomic(path, JSON.stringify(infoDocument(row, { binPath: this.layout.bin(row.id) }), null, 2) + '\n', this.config.fileMode);
+    await writeFileAtomic(path, this.infoText(row), this.config.fileMode);
     await this.layout.applyFile(path, row.space, row.private === 1);
   }
 
@@ -376,9 +380,8 @@ export class UploadService {
         state.offset = start + result.received;
         settled = true;
         if (row.length !== null && state.offset === row.length) {
-          if (this.config.fsync !== 'never') await handle.datasync();
           row.upload_offset = state.offset;
-          return await this.complete(row, state.hash);
+          return await this.complete(row, state.hash, this.config.fsync !== 'never' ? handle.datasync() : undefined);
         }
         await this.persistOffset(row, state.offset, handle);
         if (result.overflow) throw new TusError(413, 'UPLOAD_TOO_LARGE', `the body went past the upload's length; ${result.received} bytes were kept`);
@@ -398,20 +401,32 @@ export class UploadService {
   /**
    * Completion: final .info, links into the space, then in one transaction the row becomes
    * complete and `deposit.completed` enters the outbox. Partial uploads are only parts: they
-   * are neither linked nor announced. Runs under the upload's lock.
+   * are neither linked nor announced. Runs under the upload's lock. `flushing` is the flush of
+   * the data the caller started: the final .info is written and synced meanwhile, and nothing
+   * is renamed, linked or announced before both are done.
    */
-  private async complete(row: UploadRow, hash: RunningDigest): Promise<UploadRow> {
-    row.digest = (await hash.digest()).toString('hex');
+  private async complete(row: UploadRow, hash: RunningDigest, flushing?: Promise<void>): Promise<UploadRow> {
     const now = nowIso();
-    row.status = 'complete';
-    row.length = row.upload_offset;
-    row.updated_at = now;
-    row.completed_at = now;
-    row.expires_at = null;
-    this.digests.delete(row.id);
-    await this.writeInfo(row);
+    const staging = (async () => {
+      row.digest = (await hash.digest()).toString('hex');
+      row.status = 'complete';
+      row.length = row.upload_offset;
+      row.updated_at = now;
+      row.completed_at = now;
+      row.expires_at = null;
+      this.digests.delete(row.id);
+      return this.layout.stageInfo(row.id, this.infoText(row), row.space, row.private === 1);
+    })();
+    const [staged, flushed] = await Promise.allSettled([staging, flushing]);
+    if (staged.status === 'rejected' || flushed.status === 'rejected') {
+      if (staged.status === 'fulfilled') await unlink(staged.value).catch(() => {});
+      throw staged.status === 'rejected' ? staged.reason : (flushed as PromiseRejectedResult).reason;
+    }
+    await this.layout.replaceInfo(row.id, staged.value);
     const isPartial = row.concat === 'partial';
-    const paths = isPartial ? undefined : await this.layout.publish(row.id, row.space, row.private === 1);
+    // tusd/ is synced beside the space's folder (the renamed .info, the links).
+    const paths = isPartial ? undefined : await this.layout.publish(row.id, row.space, row.private === 1, [this.layout.tusd]);
+    if (isPartial) await fsyncDir(this.layout.tusd);
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('gateway_upload')

@@ -1,4 +1,4 @@
-import { chmod, chown, link, mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDir } from '../../platform/files.ts';
@@ -67,15 +67,45 @@ export class StagingLayout {
     this.made.add(dir);
   }
 
-  /** Links a completed upload's files into its space (or public/); idempotent. */
-  async publish(id: string, space: string, isPrivate: boolean): Promise<{ bin: string; info: string }> {
+  /**
+   * Links a completed upload's files into its space (or public/); idempotent. `alsoSync` are
+   * folders whose entries must be durable too (tusd/ after the final .info was renamed there):
+   * their syncs run beside the target's, so one journal commit can serve them all.
+   */
+  async publish(id: string, space: string, isPrivate: boolean, alsoSync: string[] = []): Promise<{ bin: string; info: string }> {
     const dir = this.targetDir(space, isPrivate);
     await this.ensureDir(dir, isPrivate ? this.owners.forSpaceDir(space) : undefined);
     const target = this.published(id, space, isPrivate);
-    await linkReplacing(this.bin(id), target.bin);
-    await linkReplacing(this.info(id), target.info);
-    await fsyncDir(dir);
+    await Promise.all([linkReplacing(this.bin(id), target.bin), linkReplacing(this.info(id), target.info)]);
+    await Promise.all([dir, ...alsoSync.filter((d) => d !== dir)].map((d) => fsyncDir(d)));
     return target;
+  }
+
+  /**
+   * Writes and syncs the temp file that will replace an upload's .info (mode and owner set), so
+   * that this can run while the data is being flushed; `replaceInfo` renames it into place.
+   */
+  async stageInfo(id: string, text: string, space: string, isPrivate: boolean): Promise<string> {
+    const tmp = `${this.info(id)}.${randomBytes(6).toString('hex')}.tmp`;
+    const handle = await open(tmp, 'wx', this.config.fileMode);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await this.applyFile(tmp, space, isPrivate);
+    return tmp;
+  }
+
+  /** Renames a staged .info into place (atomic); the caller syncs tusd/ (see publish). */
+  async replaceInfo(id: string, tmp: string): Promise<void> {
+    try {
+      await rename(tmp, this.info(id));
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
   }
 
   /** Removes every file of an upload (staging and published links). */
