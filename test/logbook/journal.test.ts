@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { listOperations, showLifecycle, showOperation, verifyJournals, parseProperties, MessageCatalogues, worstStatus } from '../../src/logbook/index.ts';
+import { openLogbook } from '../../src/logbook/index.ts';
 import { TEST_DATABASES } from '../helpers/db.ts';
 import { fixture, sampleIngest } from './fixture.ts';
 
@@ -91,6 +92,40 @@ for (const database of TEST_DATABASES) {
         assert.equal(report.events, 12 + 80);
         const detail = await showOperation(f.cdb, op);
         assert.equal(detail?.status, 'WARNING');
+      } finally {
+        await f.close();
+      }
+    });
+
+    test('full batches from two writers of the same chains (one with stale heads) verify whole', async () => {
+      // Batches as big as ingest's (what the append fast path remembers from one event to the
+      // next: operation, lifecycle, agent, time, codes), written by two logbooks on one database:
+      // the second appends to chains the first cached, so the first's heads go stale and its
+      // next batch retries through the database's heads.
+      const f = await fixture(database.name);
+      const other = openLogbook(f.cdb, f.config, { agentId: 'other-agent' });
+      try {
+        const op = await f.logbook.startOperation({ type: 'INGEST', evType: 'PROCESS_SIP_UNITARY' });
+        const round = (lb: typeof f.logbook, r: number) =>
+          Promise.all(
+            Array.from({ length: 120 }, (_, l) =>
+              lb.appendLifecycle(l % 3 ? 'objectgroup' : 'unit', `lfc-${l % 60}`, op, `STEP_${r % 2}`, [
+                { evType: 'LFC.CHECK_DIGEST', outcome: 'OK', outDetail: 'LFC.CHECK_DIGEST..OK' },
+                { evType: 'LFC.CHECK_DIGEST.CALC_CHECK', outcome: r % 2 ? 'OK' : 'KO', evDetData: { objectId: `obj-${l}`, digest: 'ab'.repeat(32), round: r } },
+                { evType: 'LFC.CHECK_DIGEST.CALC_CHECK', outcome: 'OK', obId: `obj-${l}`, evDetData: { objectId: `obj-${l}`, note: 'é "quoted" \\ \u2028' } },
+              ]),
+            ),
+          );
+        await round(f.logbook, 0);
+        await round(other, 1);
+        await round(f.logbook, 2);
+        await other.close();
+        const report = await verifyJournals(f.cdb, { strategyId: 'default', publicKey: f.keys.publicKey, pageSize: 500 });
+        assert.deepEqual(report.problems, []);
+        assert.equal(report.events, 1 + 3 * 120 * 3);
+        const chain = await f.cdb.db.selectFrom('logbook_lfc_event').select(['idx', 'ag_id']).where('lfc_kind', '=', 'unit').where('lfc_id', '=', 'lfc-0').orderBy('idx').execute();
+        assert.deepEqual(chain.map((r) => r.idx), Array.from({ length: 18 }, (_, i) => i));
+        assert.deepEqual([...new Set(chain.map((r) => r.ag_id))].sort(), ['other-agent', 'test-agent']);
       } finally {
         await f.close();
       }
