@@ -193,10 +193,11 @@ test('fs: a checkpoint releases the holds while the offer stays open, and writes
   try {
     for (const id of ['c1', 'c2', 'c3', 'c4']) await conn.put({ container: 'objects', id, body: Readable.from([Buffer.from(id)]), size: 2, digestAlgorithm: 'sha512' });
     const tmp = join(dir.path, '.coffre-offer', 'tmp');
-    for (let i = 0; i < 200 && readdirSync(tmp).length > 1; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(readdirSync(tmp).length <= 1, 'the first three holds are released (the fourth waits for the timer)');
-    const lines = readFileSync(join(dir.path, '.coffre-offer', 'write-log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    const mark = lines.find((l) => 'checkpoint' in l);
+    const marks = () => readFileSync(join(dir.path, '.coffre-offer', 'write-log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => 'checkpoint' in l);
+    // The holds go first, then the line is written: wait for both (a bound, not a timing check).
+    for (let i = 0; i < 1000 && (readdirSync(tmp).length > 1 || !marks().length); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(readdirSync(tmp).length <= 1, `the first three holds are released (the fourth may wait for the timer): ${readdirSync(tmp)}`);
+    const mark = marks()[0];
     assert.ok(mark && mark.from >= 4, `a checkpoint line from sequence 4 on: ${JSON.stringify(mark)}`);
     for (const id of ['c1', 'c2', 'c3', 'c4']) assert.equal(await conn.exists('objects', id), true);
   } finally {
