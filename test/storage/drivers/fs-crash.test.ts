@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -175,6 +175,35 @@ test('fs crash: a delete acknowledged before any checkpoint is not undone by the
       }
       assert.deepEqual(tmpNames(root), [], `nothing held after opening ${opening}`);
     }
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('fs crash: the replay links a held file only if it holds what its record says, and never replaces a name', async () => {
+  const dir = tempDir('coffre-fs-crash-');
+  const root = join(dir.path, 'offer');
+  try {
+    const { acked } = await runAndKill(root, 'puts', (_line, a) => a.length >= 20);
+    const [torn, taken, ...rest] = acked.filter((a) => a.size > 0);
+    // The record of `torn` reached the disk but not its bytes (they are synced at the same time).
+    const tmp = join(root, '.coffre-offer', 'tmp');
+    const holdOf = (id: string) => join(tmp, tmpNames(root).find((n) => n.startsWith(`objects.${id}.`))!);
+    writeFileSync(holdOf(torn.id), Buffer.alloc(torn.size)); // same size, other bytes
+    rmSync(join(root, 'objects'), { recursive: true });
+    // Something else has `taken`'s name by the time the replay runs.
+    const takenPaths = objectPaths(root, 'objects', taken.id);
+    mkdirSync(takenPaths.dir, { recursive: true });
+    writeFileSync(takenPaths.file, 'not the held file');
+    const conn = await connect(root);
+    try {
+      assert.equal(await conn.exists('objects', torn.id), false, 'a held file that does not match its record is not linked');
+      assert.equal(readFileSync(takenPaths.file, 'utf8'), 'not the held file', 'a name is never replaced');
+      await assertAllThere(root, conn, rest);
+    } finally {
+      await conn.close();
+    }
+    assert.deepEqual(tmpNames(root).filter((n) => n.startsWith(`objects.${torn.id}.`) || n.startsWith(`objects.${taken.id}.`)), [], 'their holds are released');
   } finally {
     dir.cleanup();
   }

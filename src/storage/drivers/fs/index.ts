@@ -1,5 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync, linkSync, open as fsOpen, unlinkSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fsync, linkSync, lstatSync, open as fsOpen, unlinkSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -42,6 +42,41 @@ function linkReplacing(existing: string, name: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     unlinkSync(name);
     linkSync(existing, name);
+  }
+}
+
+/** Whether a name exists (the name itself, not what a symbolic link points to). */
+function nameExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** A temp file whose bytes are written: sync() makes them durable and closes it; abandon() only closes it. */
+interface WrittenFile {
+  sync(): Promise<void>;
+  abandon(): void;
+}
+
+/** One lock per key: the holders of a key run one after another, in the order they asked. */
+class KeyLocks {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async lock(key: string): Promise<() => void> {
+    const before = this.tails.get(key);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = before ? before.then(() => mine) : mine;
+    this.tails.set(key, tail);
+    await before;
+    return () => {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    };
   }
 }
 
@@ -152,12 +187,13 @@ async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
 
 /**
  * What every connection to one offer folder in this process shares: the write log, the
- * checkpoints, and the folders made so far (a connection pool of 16 would otherwise mkdir each one
+ * checkpoints, the locks per object, and the folders made so far (a connection pool of 16 would otherwise mkdir each one
  * 16 times). `ready` is the replay run before the first connection is handed out.
  */
 interface SharedOffer {
   log: WriteLog;
   checkpoints: Checkpointer;
+  locks: KeyLocks;
   users: number;
   madeDirs: Map<string, Promise<unknown>>;
   ready: Promise<unknown>;
@@ -170,9 +206,9 @@ async function openShared(root: string): Promise<SharedOffer> {
   await closing.get(root);
   let entry = shared.get(root);
   if (!entry) {
-    const log = new WriteLog(offerMetaDir(root));
     const tmpDir = tmpDirOf(root);
-    entry = { log, checkpoints: new Checkpointer(log, tmpDir), users: 0, madeDirs: new Map(), ready: replay(root, tmpDir, log) };
+    const log = new WriteLog(offerMetaDir(root), [tmpDir]);
+    entry = { log, checkpoints: new Checkpointer(log, tmpDir), locks: new KeyLocks(), users: 0, madeDirs: new Map(), ready: replay(root, tmpDir, log) };
     shared.set(root, entry);
     const created = entry;
     created.ready.catch(() => {
@@ -255,28 +291,52 @@ class FsConnection implements Connection {
   }
 
   /**
-   * Why some calls are synchronous: link, unlink, close and small writes (page cache only) take
+   * Why some calls are synchronous: link, lstat, close and small writes (page cache only) take
    * microseconds on a local filesystem, but through libuv's 4-thread pool they queue behind the
-   * fsyncs of every other write in flight. Creating inodes (mkdir, the temp file), fsyncs and big
+   * syncs of every other write in flight. Creating inodes (mkdir, the temp file), syncs and big
    * writes can wait on the journal or the disk, so they go to the thread pool.
+   *
+   * Puts and removes of one object run one after another in this process (a lock per object), so
+   * that what a put sees of its object's name when it starts stays true until it ends.
    */
   async put(request: PutRequest): Promise<PutResult> {
-    const { container, id, body, size, digestAlgorithm, sourceDigest } = request;
     let paths: ObjectPaths;
     try {
-      paths = objectPaths(this.root, container, id);
+      paths = objectPaths(this.root, request.container, request.id);
     } catch (err) {
-      body.destroy();
+      request.body.destroy();
       throw err;
     }
-    // The temp file lives in the offer's own temp folder (same filesystem, always there), so the
-    // object's folder can be made while the bytes are written and synced, not before; it stays
-    // there, held, until a checkpoint has synced the object's folder.
+    const unlock = await this.shared.locks.lock(paths.file);
+    try {
+      if (nameExists(paths.file)) return await this.putOverExisting(request, paths);
+      return await this.putNew(request, paths);
+    } catch (err) {
+      request.body.destroy();
+      throw this.err(err, `writing ${request.container}/${request.id} to ${this.root}`);
+    } finally {
+      unlock();
+    }
+  }
+
+  /**
+   * A new object. Its bytes go to a temp file in the offer's temp folder (same filesystem, always
+   * there; the object's folder is made meanwhile). Once they are all written, two things are made
+   * durable at the same time: the bytes (their sync), and the log record that names the temp file
+   * with the object's size and digest (the log's datasync and a sync of the temp folder, shared
+   * by a batch of puts). Then the object's names are linked to the temp file, which stays there —
+   * held — until a checkpoint has synced the object's folder (see checkpoint.ts). The record may
+   * reach the disk before the bytes: a replay checks a held file's size and digest before it links
+   * anything to it (recovery.ts).
+   */
+  private async putNew(request: PutRequest, paths: ObjectPaths): Promise<PutResult> {
+    const { container, id, body, size, digestAlgorithm, sourceDigest } = request;
     const tmpName = `${container}.${id}.${tempTag()}.tmp`;
     const tmp = join(this.tmpDir, tmpName);
     let tmpExists = false;
     const created = () => void (tmpExists = true);
     let linked: string[] = [];
+    let sequence: number | undefined;
     const dirReady = this.ensureDir(paths.dir);
     dirReady.catch(() => {}); // awaited below, unless the write fails first
     try {
@@ -285,41 +345,65 @@ class FsConnection implements Connection {
       // The size is still counted here. Without it (retries, direct callers), hash while writing.
       const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
       const bytes = { counted: 0, container, id, size };
-      if (size > 0 && size <= SMALL_OBJECT) await this.writeSmall(tmp, body, bytes, hash, created);
-      else await this.writeStreamed(tmp, body, bytes, hash, created);
-      const digest = hash ? hash.digest('hex') : await sourceDigest!;
-      await dirReady;
+      const written = size > 0 && size <= SMALL_OBJECT ? await this.writeSmall(tmp, body, bytes, hash, created) : await this.writeStreamed(tmp, body, bytes, hash, created);
+      let digest: string;
       try {
-        linkSync(tmp, paths.file);
+        digest = hash ? hash.digest('hex') : await sourceDigest!;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        // An object with this id is already there: same content is success, other content a conflict.
-        const existing = await this.digestOf(paths, digestAlgorithm, false);
-        const existingSize = (await stat(paths.file)).size;
-        if (existing === digest && existingSize === size) return { size, digest, alreadyExisted: true };
-        throw new StorageError('CONFLICT', `object ${container}/${id} already exists on offer ${this.offer.id} with other content (${existingSize} bytes, ${digestAlgorithm} ${existing?.slice(0, 16)}…)`, false, this.offer.id);
+        written.abandon();
+        throw err;
       }
+      const record = this.log.append({ container, id, action: 'write', at: new Date().toISOString(), size, algorithm: digestAlgorithm, digest, hold: tmpName }, [this.tmpDir]);
+      record.then((s) => (sequence = s)).catch(() => {});
+      const [synced, logged] = await Promise.allSettled([written.sync(), record]);
+      if (synced.status === 'rejected') throw synced.reason;
+      if (logged.status === 'rejected') throw logged.reason;
+      await dirReady;
+      const digestLink = digestLinkPath(paths, digestAlgorithm, digest);
+      linkSync(tmp, paths.file); // no object had the name when the put began, and none can since (lock)
       linked = [paths.file];
       // The digest link: a second name of the same inode that carries the digest in its name (no
       // inode, no data block, nothing to tear).
-      const digestLink = digestLinkPath(paths, digestAlgorithm, digest);
       linkReplacing(tmp, digestLink);
       linked.push(digestLink);
-      // Durable together, batched with other writes: the log line (which names the held temp
-      // file) and the temp folder's entry for it. The object's own folder waits for a checkpoint.
-      const sequence = await this.log.append({ container, id, action: 'write', at: new Date().toISOString(), algorithm: digestAlgorithm, digest, hold: tmpName }, [this.tmpDir]);
       tmpExists = false;
       linked = [];
-      await this.checkpoints.add({ sequence, container, id, hold: tmpName, dirs: this.dirsToSync(paths.dir) });
+      await this.checkpoints.add({ sequence: sequence!, container, id, hold: tmpName, dirs: this.dirsToSync(paths.dir) });
       return { size, digest, alreadyExisted: false };
     } catch (err) {
-      body.destroy();
-      // Names made by this write, whose log line did not make it: taken back.
+      // Names made by this write are taken back; a record already written is answered by a
+      // delete line, so that the log does not list an object that is not there.
       for (const name of linked) await unlink(name).catch(() => {});
-      throw this.err(err, `writing ${container}/${id} to ${this.root}`);
+      if (sequence !== undefined) {
+        if (tmpExists) await unlink(tmp).catch(() => {});
+        tmpExists = false;
+        await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() }, [this.tmpDir]).catch(() => {});
+        this.log.release([sequence]);
+      }
+      throw err;
     } finally {
       if (tmpExists) await unlink(tmp).catch(() => {});
     }
+  }
+
+  /**
+   * An object with this id is there already: the same content is success (nothing written), other
+   * content a conflict. The body is read to the end for its size and digest.
+   */
+  private async putOverExisting(request: PutRequest, paths: ObjectPaths): Promise<PutResult> {
+    const { container, id, body, size, digestAlgorithm, sourceDigest } = request;
+    const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
+    const bytes = { counted: 0, container, id, size };
+    for await (const chunk of chunksOf(body)) {
+      this.count(bytes, chunk);
+      hash?.update(chunk);
+    }
+    this.checkEnd(bytes);
+    const digest = hash ? hash.digest('hex') : await sourceDigest!;
+    const existing = await this.digestOf(paths, digestAlgorithm, false);
+    const existingSize = (await stat(paths.file)).size;
+    if (existing === digest && existingSize === size) return { size, digest, alreadyExisted: true };
+    throw new StorageError('CONFLICT', `object ${container}/${id} already exists on offer ${this.offer.id} with other content (${existingSize} bytes, ${digestAlgorithm} ${existing?.slice(0, 16)}…)`, false, this.offer.id);
   }
 
   /** Counts a chunk against the announced size; throws past it. */
@@ -333,11 +417,11 @@ class FsConnection implements Connection {
   }
 
   /**
-   * A small object: its bytes are gathered (at most SMALL_OBJECT) while the temp file is created,
-   * then written with one O_SYNC write, which returns once they are on disk as fsync would: one
-   * job on the thread pool instead of a write on the main thread and an fsync job.
+   * A small object: its bytes are gathered (at most SMALL_OBJECT) while the temp file is created;
+   * sync() writes them with one O_SYNC write, which returns once they are on disk as fsync would:
+   * one job on the thread pool instead of a write on the main thread and an fsync job.
    */
-  private async writeSmall(tmp: string, body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined, created: () => void): Promise<void> {
+  private async writeSmall(tmp: string, body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined, created: () => void): Promise<WrittenFile> {
     // Creating the inode can wait on the filesystem journal: off the main thread.
     const opening = openFd(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_SYNC, 0o644).then((fd) => (created(), fd));
     opening.catch(() => {}); // awaited below, or closed if the body fails first
@@ -355,15 +439,20 @@ class FsConnection implements Connection {
       throw err;
     }
     const fd = await opening;
-    try {
-      await writeAll(fd, parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes.size));
-    } finally {
-      closeSync(fd);
-    }
+    return {
+      sync: async () => {
+        try {
+          await writeAll(fd, parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes.size));
+        } finally {
+          closeSync(fd);
+        }
+      },
+      abandon: () => closeSync(fd),
+    };
   }
 
-  /** Any other object: streamed to the temp file as it comes, then fsync'd. */
-  private async writeStreamed(tmp: string, body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined, created: () => void): Promise<void> {
+  /** Any other object: streamed to the temp file as it comes; sync() is an fsync. */
+  private async writeStreamed(tmp: string, body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined, created: () => void): Promise<WrittenFile> {
     // Creating the inode can wait on the filesystem journal: off the main thread.
     const fd = await openFd(tmp, 'wx', 0o644);
     created();
@@ -378,11 +467,21 @@ class FsConnection implements Connection {
       }
       this.checkEnd(bytes);
       await flushBehind?.settle();
-      await fsyncFd(fd);
-    } finally {
+    } catch (err) {
       await flushBehind?.settle().catch(() => {});
       closeSync(fd);
+      throw err;
     }
+    return {
+      sync: async () => {
+        try {
+          await fsyncFd(fd);
+        } finally {
+          closeSync(fd);
+        }
+      },
+      abandon: () => closeSync(fd),
+    };
   }
 
   /** Digests kept beside the object (links `.<id>.<algorithm>.<hex>` to the same inode). */
@@ -477,6 +576,15 @@ class FsConnection implements Connection {
 
   async remove(container: string, id: string): Promise<boolean> {
     const paths = objectPaths(this.root, container, id);
+    const unlock = await this.shared.locks.lock(paths.file);
+    try {
+      return await this.removeLocked(container, id, paths);
+    } finally {
+      unlock();
+    }
+  }
+
+  private async removeLocked(container: string, id: string, paths: ObjectPaths): Promise<boolean> {
     try {
       await unlink(paths.file);
     } catch (err) {

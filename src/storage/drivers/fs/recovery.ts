@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { linkSync, lstatSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, linkSync, lstatSync, readdirSync, renameSync, unlinkSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fsyncFolder, fsyncFolders } from './folders.ts';
@@ -10,8 +10,10 @@ import type { LogRecord, WriteLog } from './write-log.ts';
  * The replay at an offer's first opening in a process (see checkpoint.ts for why writes are held).
  * Reads the log's records since the last checkpoint and, object by object, makes the folder
  * entries agree with the last record: after a write whose held temp file is still there, the
- * object's name and digest link point to the held inode (made again when a crash lost them);
- * after a delete, the object's names are gone (a hold of an earlier write never brings it back).
+ * object's name and digest link point to the held inode (made again when a crash lost them, once
+ * the held file's size and digest are checked against the record; a name that points to another
+ * inode is never replaced); after a delete, the object's names are gone (a hold of an earlier
+ * write never brings it back).
  * Then the folders are synced, the holds released and a checkpoint line written, as a checkpoint
  * would. Running it again finds nothing to do (every hold is released).
  */
@@ -39,15 +41,20 @@ export async function replay(root: string, tmpDir: string, log: WriteLog): Promi
     }
     if (!last.hold || !last.algorithm || !last.digest) continue;
     const held = join(tmpDir, last.hold);
-    let ino: number;
+    let st: Stats;
     try {
-      ino = lstatSync(held).ino;
+      st = lstatSync(held);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released by a checkpoint
       throw err;
     }
+    const named = nameOf(paths.file);
+    if (named !== undefined && named !== st.ino) continue; // another object has the name: never replaced
+    // The name is missing: the record may have reached the disk before the bytes (they are synced
+    // at the same time), so the held file must hold exactly what the record says.
+    if (named === undefined && !(await matches(held, st.size, last))) continue;
     await mkdir(paths.dir, { recursive: true });
-    const changed = [linkAs(held, ino, paths.file), linkAs(held, ino, digestLinkPath(paths, last.algorithm, last.digest))];
+    const changed = [linkAs(held, st.ino, paths.file), linkAs(held, st.ino, digestLinkPath(paths, last.algorithm, last.digest))];
     if (changed.some(Boolean)) redone++;
     // What the crashed process made may all be lost on a power cut: the whole chain is synced.
     for (const d of folderChain(root, paths.dir)) dirs.add(d);
@@ -64,6 +71,24 @@ export async function replay(root: string, tmpDir: string, log: WriteLog): Promi
   await fsyncFolder(tmpDir);
   await log.appendCheckpoint({ checkpoint: new Date().toISOString(), from: log.firstUnreleased() });
   return { redone, deleted };
+}
+
+/** The inode a name points to, or undefined when there is no such name. */
+function nameOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Whether a held file has the size and digest its record gives. */
+async function matches(path: string, size: number, record: LogRecord): Promise<boolean> {
+  if (record.size !== undefined && record.size !== size) return false;
+  const hash = createHash(record.algorithm!);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest('hex') === record.digest;
 }
 
 function byObject(records: LogRecord[]): Map<string, LogRecord[]> {
