@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- store [--skip-big] [--skip-small] [--skip-s3] [--count N] [--rounds N]`: the storage engine against plain baselines,
+ * `npm run bench -- store [--skip-big] [--skip-small] [--skip-s3] [--count N] [--rounds N] [--engine-ceiling]`: the storage engine against plain baselines,
  * measured side by side in one run. Each case runs in its own child process (so that its peak
  * RSS is its own); the big cases run --rounds times (3), alternating, and the best time of each is kept.
  *
@@ -9,7 +9,9 @@
  *     (sha256) and again with sha512, side by side.
  * (b) 20,000 objects of 4 KiB (slices of one source file, read with pread) to the same strategy,
  *     16 in flight, vs the baseline per object: read the slice once, write two files with fsync
- *     (same 16 in flight). Goal: ≥ 0.7× the baseline's rate.
+ *     (same 16 in flight). Goal: ≥ 0.7× the baseline's rate. With --engine-ceiling, a diagnostic
+ *     row more: the same writes to two offers whose driver only reads the bytes and answers
+ *     (no file, no sync): the engine's own ceiling, which no storage driver can beat.
  * (c) the 1 GiB object to one `s3` offer (Swift's S3 API) vs a plain @aws-sdk/lib-storage Upload
  *     of the same file; only when src/storage/drivers/s3/index.ts exists and S3_ENDPOINT etc. are
  *     set (`. /tmp/swift-saio/env`).
@@ -40,13 +42,13 @@ interface CaseResult {
 
 // ---------------------------------------------------------------- cases (run in child processes)
 
-async function openEngine(dataDir: string, storage: Record<string, unknown> = {}) {
+async function openEngine(dataDir: string, storage: Record<string, unknown> = {}, drivers: unknown[] = []) {
   const { parseConfig } = await import('../src/config/index.ts');
   const { openAndMigrate } = await import('../src/db/index.ts');
   const { openStorage } = await import('../src/storage/index.ts');
   const config = parseConfig({ dataDir, log: { level: 'silent' }, storage });
   const cdb = await openAndMigrate(config);
-  const engine = await openStorage({ config, cdb });
+  const engine = await openStorage({ config, cdb, drivers: drivers as never });
   return { engine, close: async () => (await engine.close(), await cdb.close()) };
 }
 
@@ -97,8 +99,33 @@ const cases: Record<string, (args: Record<string, any>) => Promise<Omit<CaseResu
     return { ms, count };
   },
 
-  async smallOurs({ file, dataDir, from, count, size, concurrency }) {
-    const { engine, close } = await openEngine(dataDir);
+  async smallOurs({ file, dataDir, from, count, size, concurrency, noopOffers }) {
+    // --engine-ceiling: two offers whose driver reads the bytes and answers, nothing more.
+    const noop = {
+      name: 'noop',
+      version: '1.0.0',
+      capabilities: { ranges: false, capacity: false, cachedDigest: false, writeLog: false, watch: false },
+      isAvailable: async () => true,
+      connect: async (offer: unknown) => ({
+        offer,
+        capacity: async () => ({ usableBytes: null, totalBytes: null }),
+        put: async (r: { body: AsyncIterable<unknown>; size: number; sourceDigest?: Promise<string> }) => {
+          for await (const _ of r.body);
+          return { size: r.size, digest: await r.sourceDigest, alreadyExisted: false };
+        },
+        get: async () => Promise.reject(new Error('noop')),
+        exists: async () => false,
+        digest: async () => null,
+        remove: async () => false,
+        list: async function* () {},
+        writeLog: async function* () {},
+        close: async () => {},
+      }),
+    };
+    const storage = noopOffers
+      ? { offers: ['noop-1', 'noop-2'].map((id) => ({ id, driver: 'noop', parameters: {} })), strategies: [{ id: 'default', offers: [{ id: 'noop-1', rank: 1 }, { id: 'noop-2', rank: 2 }] }] }
+      : {};
+    const { engine, close } = await openEngine(dataDir, storage, noopOffers ? [noop] : []);
     const fd = openSync(file, 'r');
     const t0 = performance.now();
     let next = from;
@@ -273,22 +300,30 @@ async function main() {
     const per = Math.ceil(count / rounds);
     const sbRuns: CaseResult[] = [];
     const soRuns: CaseResult[] = [];
+    const snRuns: CaseResult[] = [];
+    const ceiling = args.includes('--engine-ceiling');
     for (let r = 0, from = 0; from < count; r++, from += per) {
       const n = Math.min(per, count - from);
       dropCaches();
       sbRuns.push(await runCase('smallBaseline', { file: small, outDir: join(root, 'sb'), from, count: n, size: 4096, concurrency: 16 }));
       dropCaches();
       soRuns.push(await runCase('smallOurs', { file: small, dataDir: join(root, 'so'), from, count: n, size: 4096, concurrency: 16 }));
+      if (ceiling) snRuns.push(await runCase('smallOurs', { file: small, dataDir: join(root, 'sn'), from, count: n, size: 4096, concurrency: 16, noopOffers: true }));
     }
     rmSync(join(root, 'sb'), { recursive: true, force: true });
     rmSync(join(root, 'so'), { recursive: true, force: true });
+    rmSync(join(root, 'sn'), { recursive: true, force: true });
     const total = (runs: CaseResult[]): CaseResult => ({ ms: runs.reduce((a, r) => a + r.ms, 0), count: runs.reduce((a, r) => a + r.count!, 0), maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)) });
     const sb = total(sbRuns);
     const so = total(soRuns);
     const rate = (r: CaseResult) => (r.count! / r.ms) * 1000;
     rows.push({ case: `(b) ${count} × 4 KiB, baseline: read once, 2 files + fsync, 16 in flight`, seconds: sb.ms / 1000, 'objects/s': rate(sb), 'peak RSS MB': sb.maxRssMB, ratio: 1, goal: '' });
     rows.push({ case: `(b) ${count} × 4 KiB → default, records in SQLite, 16 in flight`, seconds: so.ms / 1000, 'objects/s': rate(so), 'peak RSS MB': so.maxRssMB, ratio: rate(so) / rate(sb), goal: '≥ 0.7× rate' });
-    meta.smallRounds = { baseline: sbRuns, ours: soRuns };
+    meta.smallRounds = { baseline: sbRuns, ours: soRuns, ...(ceiling ? { engineCeiling: snRuns } : {}) };
+    if (ceiling) {
+      const sn = total(snRuns);
+      rows.push({ case: `(b) diagnostic: same writes → 2 no-op offers (the engine alone)`, seconds: sn.ms / 1000, 'objects/s': rate(sn), 'peak RSS MB': sn.maxRssMB, ratio: rate(sn) / rate(sb), goal: '' });
+    }
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
