@@ -185,24 +185,27 @@ test('fs: a remove before the checkpoint takes the held temp file too; the log l
   }
 });
 
-test('fs: a checkpoint releases the holds while the offer stays open, and writes a line where the replay starts', async () => {
-  const dir = tempDir();
-  const saved = { ...checkpointPolicy };
-  checkpointPolicy.holds = 3;
-  const conn = await driver.connect(fsOffer(dir.path));
-  try {
-    for (const id of ['c1', 'c2', 'c3', 'c4']) await conn.put({ container: 'objects', id, body: Readable.from([Buffer.from(id)]), size: 2, digestAlgorithm: 'sha512' });
-    const tmp = join(dir.path, '.coffre-offer', 'tmp');
-    const marks = () => readFileSync(join(dir.path, '.coffre-offer', 'write-log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => 'checkpoint' in l);
-    // The holds go first, then the line is written: wait for both (a bound, not a timing check).
-    for (let i = 0; i < 1000 && (readdirSync(tmp).length > 1 || !marks().length); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(readdirSync(tmp).length <= 1, `the first three holds are released (the fourth may wait for the timer): ${readdirSync(tmp)}`);
-    const mark = marks()[0];
-    assert.ok(mark && mark.from >= 4, `a checkpoint line from sequence 4 on: ${JSON.stringify(mark)}`);
-    for (const id of ['c1', 'c2', 'c3', 'c4']) assert.equal(await conn.exists('objects', id), true);
-  } finally {
-    Object.assign(checkpointPolicy, saved);
-    await conn.close();
-    dir.cleanup();
-  }
-});
+for (const where of ['event loop', 'sync thread']) {
+  test(`fs: a checkpoint (on the ${where}) releases the holds while the offer stays open, and writes a line where the replay starts`, async () => {
+    const dir = tempDir();
+    const saved = { ...checkpointPolicy };
+    checkpointPolicy.holds = 3;
+    checkpointPolicy.threadMinDirs = where === 'sync thread' ? 1 : Infinity;
+    const conn = await driver.connect(fsOffer(dir.path));
+    try {
+      for (const id of ['c1', 'c2', 'c3', 'c4']) await conn.put({ container: 'objects', id, body: Readable.from([Buffer.from(id)]), size: 2, digestAlgorithm: 'sha512' });
+      const tmp = join(dir.path, '.coffre-offer', 'tmp');
+      const marks = () => readFileSync(join(dir.path, '.coffre-offer', 'write-log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => 'checkpoint' in l);
+      // The holds go first, then the line is written: wait for both (a bound, not a timing check).
+      for (let i = 0; i < 1000 && (readdirSync(tmp).length > 1 || !marks().length); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(readdirSync(tmp).length <= 1, `the first three holds are released (the fourth may wait for the timer): ${readdirSync(tmp)}`);
+      const mark = marks()[0];
+      assert.ok(mark && mark.from >= 4, `a checkpoint line from sequence 4 on: ${JSON.stringify(mark)}`);
+      for (const id of ['c1', 'c2', 'c3', 'c4']) assert.equal(await conn.exists('objects', id), true);
+    } finally {
+      Object.assign(checkpointPolicy, saved);
+      await conn.close();
+      dir.cleanup();
+    }
+  });
+}

@@ -25,8 +25,11 @@ import type { WriteLog } from './write-log.ts';
  * When checkpoints run: once `holds` writes are held, or `ms` after the oldest unreleased hold,
  * and at the last close. Neither changes what is durable when a put answers; they bound the temp
  * folder's size and the replay's work. Tests set them out of reach to see the replay work.
+ * Checkpoints with fewer than `threadMinDirs` folders to sync run on the event loop: the sync
+ * thread (a V8 isolate, ~9 MB) is started only for a steady flow of small objects, never for a
+ * few big ones.
  */
-export const checkpointPolicy = { holds: 2048, ms: 500 };
+export const checkpointPolicy = { holds: 2048, ms: 500, threadMinDirs: 64 };
 /** Folder syncs under way at once when a checkpoint runs on the event loop (the pool has four threads). */
 const CHECKPOINT_PARALLEL_SYNCS = 2;
 /** Writes wait for the running checkpoint once this many are held (when checkpoints fall behind). */
@@ -127,10 +130,11 @@ export class Checkpointer {
   /**
    * Syncs the folders, then unlinks the held temp files (the objects keep their other names: no
    * inode is freed), then syncs the temp folder, so that its entries are durable before the line
-   * that says the holds are gone. On the sync thread; on the event loop if the thread cannot run.
+   * that says the holds are gone. On the sync thread when there are many folders; on the event
+   * loop otherwise, or if the thread cannot run.
    */
   private async sync(job: SyncJob): Promise<void> {
-    if (this.thread) {
+    if (this.thread && job.dirs.length >= checkpointPolicy.threadMinDirs) {
       try {
         return await this.thread.run(job);
       } catch (err) {
