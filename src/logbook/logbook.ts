@@ -12,6 +12,7 @@ import { INSERT_COLUMNS, rowHashHex, type TableName } from './rows.ts';
 import { insertRows, isUniqueViolation, prepared } from './sqlbatch.ts';
 import { exportOperation, flushExports } from './export.ts';
 import { newEventId } from './eventid.ts';
+import { DrainLoop } from '../platform/drain-loop.ts';
 
 /** Extra, optional fields an event input may carry (not stored): placeholders and a plugin catalogue. */
 export interface EventInputExtras {
@@ -82,7 +83,7 @@ export class SqlLogbook implements Logbook {
   private queue: Job[] = [];
   /** Events in the queue (its jobs' sizes), to tell a full batch from a lone call. */
   private queuedEvents = 0;
-  private draining: Promise<void> | null = null;
+  private readonly drains = new DrainLoop(() => this.drain(), () => this.queue.length > 0);
   private heads: Record<TableName, Map<string, Head>> = { op: new Map(), lfc: new Map(), step: new Map() };
   private exportsInFlight = new Set<Promise<unknown>>();
   private outDetails = new Map<string, Map<string, string>>();
@@ -158,7 +159,7 @@ export class SqlLogbook implements Logbook {
 
   /** Waits for queued writes and journal exports. */
   async close(): Promise<void> {
-    while (this.draining || this.queue.length) await (this.draining ?? Promise.resolve());
+    await this.drains.idle();
     await Promise.allSettled([...this.exportsInFlight]);
   }
 
@@ -175,15 +176,7 @@ export class SqlLogbook implements Logbook {
       job.reject = reject;
       this.queue.push(job);
       this.queuedEvents += jobEvents(job);
-      this.kick();
-    });
-  }
-
-  private kick(): void {
-    if (this.draining) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = null;
-      if (this.queue.length) this.kick();
+      this.drains.kick();
     });
   }
 

@@ -2,6 +2,7 @@ import { CompiledQuery, type Kysely } from 'kysely';
 import type SQLite from 'better-sqlite3';
 import type { CoffreDb, Database } from '../db/index.ts';
 import type { RowOp, RowWrites } from '../plugins/api.ts';
+import { DrainLoop } from '../platform/drain-loop.ts';
 
 /** Rows per statement: far under SQLite's (32,766) and PostgreSQL's (65,535) bound parameters. */
 const MAX_PARAMETERS_PER_STATEMENT = 8_000;
@@ -31,7 +32,7 @@ interface Pending {
  */
 export class RowWriter implements RowWrites {
   private queue: Pending[] = [];
-  private draining: Promise<void> | null = null;
+  private readonly drains = new DrainLoop(() => this.drain(), () => this.queue.length > 0);
 
   constructor(private readonly cdb: CoffreDb) {}
 
@@ -40,21 +41,13 @@ export class RowWriter implements RowWrites {
     if (rows === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ ops, rows, resolve, reject });
-      this.kick();
+      this.drains.kick();
     });
   }
 
   /** Waits until everything queued is written (or failed). */
   async flush(): Promise<void> {
-    while (this.draining || this.queue.length) await (this.draining ?? Promise.resolve());
-  }
-
-  private kick(): void {
-    if (this.draining) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = null;
-      if (this.queue.length) this.kick();
-    });
+    await this.drains.idle();
   }
 
   private async drain(): Promise<void> {
