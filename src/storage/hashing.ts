@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { JobThread, type ThreadJob } from '../platform/job-thread.ts';
 import type { DigestAlgorithm } from './contract.ts';
 
 /**
@@ -51,58 +51,21 @@ parentPort.on('message', (m) => {
   else if (m.t === 'abort') jobs.delete(m.job);
 });`;
 
-/** One worker per process, shared by every write; it holds the process open only while hashing. */
-class HashThread {
-  private worker?: Worker;
-  private readonly jobs = new Map<number, ThreadDigester>();
-  private nextJob = 1;
+/** One hashing thread per process, shared by every write. */
+const thread = new JobThread<ThreadDigester>({
+  source: WORKER_SOURCE,
+  name: 'hashing thread',
+  resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
+  onMessage(m, d) {
+    if (m.t === 'ack') d.acked(m.len as number);
+    else if (m.t === 'digest') {
+      thread.finish(m.job);
+      d.done(m.digest as string);
+    }
+  },
+});
 
-  start(d: ThreadDigester, algorithm: DigestAlgorithm, ring: SharedArrayBuffer): number {
-    const worker = (this.worker ??= this.spawn());
-    const job = this.nextJob++;
-    if (this.jobs.size === 0) worker.ref();
-    this.jobs.set(job, d);
-    worker.postMessage({ t: 'start', job, algorithm, ring });
-    return job;
-  }
-
-  post(message: { t: string; job: number; off?: number; len?: number }): void {
-    this.worker?.postMessage(message);
-  }
-
-  finish(job: number): void {
-    this.jobs.delete(job);
-    if (this.jobs.size === 0) this.worker?.unref();
-  }
-
-  private spawn(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 } });
-    worker.on('message', (m: { t: string; job: number; len?: number; digest?: string }) => {
-      const d = this.jobs.get(m.job);
-      if (!d) return;
-      if (m.t === 'ack') d.acked(m.len!);
-      else if (m.t === 'digest') {
-        this.finish(m.job);
-        d.done(m.digest!);
-      }
-    });
-    const fail = (err: Error) => {
-      this.worker = undefined;
-      for (const [job, d] of this.jobs) {
-        this.jobs.delete(job);
-        d.failed(err);
-      }
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the hashing thread stopped (exit code ${code})`)));
-    worker.unref();
-    return worker;
-  }
-}
-
-const thread = new HashThread();
-
-class ThreadDigester implements Digester {
+class ThreadDigester implements Digester, ThreadJob {
   private readonly ring: SharedArrayBuffer;
   private readonly view: Buffer;
   private readonly job: number;
@@ -116,7 +79,7 @@ class ThreadDigester implements Digester {
   constructor(algorithm: DigestAlgorithm, ringBytes: number) {
     this.ring = new SharedArrayBuffer(ringBytes);
     this.view = Buffer.from(this.ring);
-    this.job = thread.start(this, algorithm, this.ring);
+    this.job = thread.start(this, { t: 'start', algorithm, ring: this.ring });
   }
 
   update(chunk: Buffer): Promise<void> | undefined {
@@ -162,7 +125,7 @@ class ThreadDigester implements Digester {
     this.result?.resolve(digest);
   }
 
-  failed(err: Error): void {
+  fail(err: Error): void {
     this.error = err;
     this.waiting?.reject(err);
     this.result?.reject(err);

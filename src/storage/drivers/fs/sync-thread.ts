@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { JobThread } from '../../../platform/job-thread.ts';
 
 /**
  * A thread of its own for a checkpoint's folder syncs and unlinks. Why not the event loop and
@@ -42,49 +42,31 @@ export interface SyncJob {
   after: string[];
 }
 
+interface PendingSync {
+  resolve(): void;
+  fail(err: Error): void;
+}
+
 export class SyncThread {
-  private worker?: Worker;
-  private readonly jobs = new Map<number, { resolve(): void; reject(err: Error): void }>();
-  private nextJob = 1;
+  private readonly thread = new JobThread<PendingSync>({
+    source: SOURCE,
+    name: 'folder sync thread',
+    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
+    onMessage: (m, pending) => {
+      this.thread.finish(m.job);
+      const error = m.error as { message: string; code?: string } | undefined;
+      if (!error) return pending.resolve();
+      pending.fail(Object.assign(new Error(error.message), { code: error.code }));
+    },
+  });
 
   run(job: SyncJob): Promise<void> {
-    const worker = (this.worker ??= this.spawn());
-    const id = this.nextJob++;
-    if (this.jobs.size === 0) worker.ref();
     return new Promise((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      worker.postMessage({ job: id, ...job });
+      this.thread.start({ resolve, fail: reject }, { ...job });
     });
   }
 
-  private settle(id: number): { resolve(): void; reject(err: Error): void } | undefined {
-    const j = this.jobs.get(id);
-    this.jobs.delete(id);
-    if (this.jobs.size === 0) this.worker?.unref();
-    return j;
-  }
-
-  private spawn(): Worker {
-    const worker = new Worker(SOURCE, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 } });
-    worker.on('message', (m: { job: number; error?: { message: string; code?: string } }) => {
-      const j = this.settle(m.job);
-      if (!m.error) return j?.resolve();
-      j?.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
-    });
-    const fail = (err: Error) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      for (const id of [...this.jobs.keys()]) this.settle(id)?.reject(err);
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the folder sync thread stopped (exit code ${code})`)));
-    worker.unref();
-    return worker;
-  }
-
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    await worker?.terminate();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }
