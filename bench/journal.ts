@@ -21,7 +21,7 @@ import { parseConfig, type CoffreConfig } from '../src/config/index.ts';
 import { openAndMigrate, type CoffreDb } from '../src/db/index.ts';
 import { openLogbook, sealJournals, type SqlLogbook } from '../src/logbook/index.ts';
 import { INSERT_COLUMNS } from '../src/logbook/rows.ts';
-import { insertRows } from '../src/logbook/sqlbatch.ts';
+import { insertRows } from '../src/db/batch-sql.ts';
 import { openStorage } from '../src/storage/index.ts';
 import { loadOrCreateInstanceKey } from '../src/auth/index.ts';
 import { report, rssSampler, type BenchRow } from './lib/report.ts';
@@ -94,7 +94,7 @@ async function baselineBatch(db: CoffreDb, sized: boolean, u: number, count: num
       });
     }
   }
-  await db.db.transaction().execute((trx) => insertRows(trx, db, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows, config.logbook.batchSize));
+  await db.db.transaction().execute((trx) => insertRows(trx, db, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows, { maxRowsPerStatement: config.logbook.batchSize }));
   return performance.now() - t0;
 }
 

@@ -4,7 +4,7 @@ import type { CoffreDb } from '../db/index.ts';
 import type { StorageEngine } from '../storage/engine-api.ts';
 import { JsonLinesFile, readJsonLines } from './jsonl.ts';
 import { hex, INSERT_COLUMNS, type TableName } from './rows.ts';
-import { insertRows } from './sqlbatch.ts';
+import { insertRows } from '../db/batch-sql.ts';
 import type { SqlLogbook } from './logbook.ts';
 
 export const LOGBOOKS_CONTAINER = 'logbooks';
@@ -116,7 +116,7 @@ export async function rebuildFromOffers(
     await db.transaction().execute(async (trx) => {
       const flush = async (t: TableName) => {
         const table = t === 'op' ? 'logbook_op_event' : t === 'step' ? 'logbook_step' : 'logbook_lfc_event';
-        await insertRows(trx, cdb, table, [...INSERT_COLUMNS[t], 'seq'], batch[t], options.batchSize);
+        await insertRows(trx, cdb, table, [...INSERT_COLUMNS[t], 'seq'], batch[t], { maxRowsPerStatement: options.batchSize });
         batch[t] = [];
       };
       for await (const line of readJsonLines(obj.body, `journal ${n}`)) {

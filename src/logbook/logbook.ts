@@ -9,7 +9,7 @@ import { canonicalJson } from './canonical.ts';
 import type { LogbookConfig } from './config.ts';
 import { defaultCatalogue, loadCatalogueFile, MessageCatalogues, type Catalogue } from './messages.ts';
 import { INSERT_COLUMNS, rowHashHex, type TableName } from './rows.ts';
-import { insertRows, isUniqueViolation, prepared } from './sqlbatch.ts';
+import { insertRows, isUniqueViolation, prepared } from '../db/batch-sql.ts';
 import { exportOperation, flushExports } from './export.ts';
 import { newEventId } from './eventid.ts';
 import { DrainLoop } from '../platform/drain-loop.ts';
@@ -301,12 +301,12 @@ export class SqlLogbook implements Logbook {
           j.result = nextExport;
         }
       }
-      await insertRows(trx, this.cdb, 'logbook_operation', ['id', 'type', 'ev_type', 'started_at', 'request_id', 'application', 'ob_id'], rows.operation, chunk);
-      await insertRows(trx, this.cdb, 'logbook_op_event', INSERT_COLUMNS.op, rows.op, chunk);
-      await insertRows(trx, this.cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows.lfc, chunk);
-      await insertRows(trx, this.cdb, 'logbook_step', INSERT_COLUMNS.step, rows.step, chunk);
-      await insertRows(trx, this.cdb, 'logbook_operation_end', ['operation_id', 'status', 'ended_at', 'closing_ev_id'], rows.end, chunk);
-      await insertRows(trx, this.cdb, 'logbook_export', ['n', 'operation_id', 'created_at'], rows.export, chunk);
+      await insertRows(trx, this.cdb, 'logbook_operation', ['id', 'type', 'ev_type', 'started_at', 'request_id', 'application', 'ob_id'], rows.operation, { maxRowsPerStatement: chunk });
+      await insertRows(trx, this.cdb, 'logbook_op_event', INSERT_COLUMNS.op, rows.op, { maxRowsPerStatement: chunk });
+      await insertRows(trx, this.cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows.lfc, { maxRowsPerStatement: chunk });
+      await insertRows(trx, this.cdb, 'logbook_step', INSERT_COLUMNS.step, rows.step, { maxRowsPerStatement: chunk });
+      await insertRows(trx, this.cdb, 'logbook_operation_end', ['operation_id', 'status', 'ended_at', 'closing_ev_id'], rows.end, { maxRowsPerStatement: chunk });
+      await insertRows(trx, this.cdb, 'logbook_export', ['n', 'operation_id', 'created_at'], rows.export, { maxRowsPerStatement: chunk });
     });
     // Committed: the staged heads are now the truth.
     for (const t of ['op', 'lfc', 'step'] as TableName[]) {

@@ -88,25 +88,8 @@ export interface HandlerIO {
   log: Logger;
 }
 
-/**
- * One write of rows: inserted, or on a `conflict` key left alone (no `update`) or updated (the
- * `update` columns). Rows of one table carry the same columns.
- */
-export interface RowOp {
-  table: string;
-  rows: Record<string, unknown>[];
-  conflict: string[];
-  update?: string[];
-}
-
-/**
- * Small writes shared with the other calls in flight: the ops of one call are committed together
- * (the promise resolves once they are), in one transaction with other calls' ops. For the many
- * one-row writes of per-item actions (item data, index rows), instead of one transaction each.
- */
-export interface RowWrites {
-  write(ops: RowOp[]): Promise<void>;
-}
+export type { RowOp, RowWrites } from '../db/row-writer.ts';
+import type { RowOp, RowWrites } from '../db/row-writer.ts';
 
 /** Row writes of one batch of a step (HandlerIO.services.rows). */
 export interface BatchRowWrites extends RowWrites {

@@ -70,8 +70,6 @@ export const storageConfigSchema = z
     hashThreadMinBytes: bytes().default(8 * 1024 * 1024),
     /** How long an offer's availability/capacity answer is reused by writes (0 = check every write). */
     checkCacheTtl: duration().default(1_000),
-    /** Most records written to the database in one transaction (records of concurrent writes are batched). */
-    recordBatchSize: z.number().int().positive().max(2000).default(256),
     /** First delay between retries (doubles each attempt, with jitter). */
     retryBaseDelay: duration().default(200),
   })

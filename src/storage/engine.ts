@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { Kysely } from 'kysely';
+import type { CoffreDb } from '../db/index.ts';
 import type { Database } from '../db/tables.ts';
 import { StorageError, type Connection, type DigestAlgorithm, type ListEntry, type PutResult, type WriteLogEntry } from './contract.ts';
 import type {
@@ -26,7 +27,6 @@ export interface EngineSettings {
   fanoutBufferBytes: number;
   hashThreadMinBytes: number;
   checkCacheTtlMs: number;
-  recordBatchSize: number;
   retryBaseDelayMs: number;
 }
 
@@ -34,7 +34,6 @@ export const engineSettings = (c: StorageConfig): EngineSettings => ({
   fanoutBufferBytes: c.fanoutBufferBytes,
   hashThreadMinBytes: c.hashThreadMinBytes,
   checkCacheTtlMs: c.checkCacheTtl,
-  recordBatchSize: c.recordBatchSize,
   retryBaseDelayMs: c.retryBaseDelay,
 });
 
@@ -43,19 +42,21 @@ const HEX = /^[0-9a-f]+$/i;
 /** The storage engine: checks, multi-offer writes, reads with fallback, records in the database. */
 export class Engine implements StorageEngineAdmin {
   readonly runtimes = new Map<string, OfferRuntime>();
+  readonly db: Kysely<Database>;
   private readonly records: RecordWriter;
   private readonly checkCache = new Map<string, { at: number; check: Promise<OfferCheck>; writtenSince?: number }>();
 
   constructor(
     readonly referential: Referential,
     registry: DriverRegistry,
-    readonly db: Kysely<Database>,
+    cdb: CoffreDb,
     private readonly settings: EngineSettings,
   ) {
+    this.db = cdb.db;
     for (const offer of referential.offers.values()) {
       this.runtimes.set(offer.id, new OfferRuntime(offer, registry.get(offer.driver), settings.retryBaseDelayMs));
     }
-    this.records = new RecordWriter(db, settings.recordBatchSize);
+    this.records = new RecordWriter(cdb);
   }
 
   strategyIds(): string[] {

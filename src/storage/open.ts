@@ -24,5 +24,5 @@ export async function openStorage(options: OpenStorageOptions): Promise<Engine> 
   const referential = resolveReferential(config.storage, config.dataDir);
   const registry = new DriverRegistry(config.storage.drivers, options.baseDir, options.drivers ?? []);
   await registry.load([...referential.offers.values()].map((o) => o.driver));
-  return new Engine(referential, registry, cdb.db, engineSettings(config.storage));
+  return new Engine(referential, registry, cdb, engineSettings(config.storage));
 }

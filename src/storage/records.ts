@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/tables.ts';
+import type { CoffreDb } from '../db/index.ts';
+import { RowWriter } from '../db/row-writer.ts';
 import type { StorageCopyTable, StorageObjectTable } from './tables.ts';
 
 export interface ObjectRecord {
@@ -7,88 +7,30 @@ export interface ObjectRecord {
   copies: StorageCopyTable[];
 }
 
+const OBJECT_UPDATE = ['strategy_id', 'size', 'digest', 'digest_algorithm', 'status', 'updated_at'];
+const COPY_UPDATE = ['size', 'digest', 'written_at'];
+
 /**
  * Writes the records of objects and copies. Records of writes that finish at about the same time
- * are group-committed: the first waits for nothing, the ones arriving meanwhile share the next
- * transaction. Each caller's promise resolves only once its records are committed, so a write is
- * never reported before its record exists.
+ * share one transaction (the row writer's group commit); each caller's promise resolves only once
+ * its records are committed, so a write is never reported before its record exists. An object
+ * written again keeps its first created_at.
  */
 export class RecordWriter {
-  private pending: { record: ObjectRecord; resolve(): void; reject(err: unknown): void }[] = [];
-  private flushing?: Promise<void>;
+  private readonly rows: RowWriter;
 
-  constructor(private readonly db: Kysely<Database>, private readonly batchSize: number) {}
+  constructor(cdb: CoffreDb) {
+    this.rows = new RowWriter(cdb);
+  }
 
   save(record: ObjectRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ record, resolve, reject });
-      if (!this.flushing) this.flushing = this.loop();
-    });
+    return this.rows.write([
+      { table: 'storage_object', rows: [record.object as unknown as Record<string, unknown>], conflict: ['container', 'id'], update: OBJECT_UPDATE },
+      { table: 'storage_copy', rows: record.copies as unknown as Record<string, unknown>[], conflict: ['container', 'object_id', 'offer_id'], update: COPY_UPDATE },
+    ]);
   }
 
-  private async loop(): Promise<void> {
-    try {
-      while (this.pending.length) {
-        const batch = this.pending.splice(0, this.batchSize);
-        try {
-          await this.commit(batch.map((b) => b.record));
-          batch.forEach((b) => b.resolve());
-        } catch (err) {
-          batch.forEach((b) => b.reject(err));
-        }
-      }
-    } finally {
-      this.flushing = undefined;
-    }
+  drain(): Promise<void> {
+    return this.rows.flush();
   }
-
-  private async commit(records: ObjectRecord[]): Promise<void> {
-    // One row per key in a statement (PostgreSQL refuses to update a row twice in one upsert).
-    const objects = new Map<string, StorageObjectTable>();
-    const copies = new Map<string, StorageCopyTable>();
-    for (const r of records) {
-      const prev = objects.get(`${r.object.container}\0${r.object.id}`);
-      objects.set(`${r.object.container}\0${r.object.id}`, prev ? { ...r.object, created_at: prev.created_at } : r.object);
-      for (const c of r.copies) copies.set(`${c.container}\0${c.object_id}\0${c.offer_id}`, c);
-    }
-    await this.db.transaction().execute(async (trx) => {
-      for (const chunk of chunks([...objects.values()], 100)) {
-        await trx
-          .insertInto('storage_object')
-          .values(chunk)
-          .onConflict((oc) =>
-            oc.columns(['container', 'id']).doUpdateSet((eb) => ({
-              strategy_id: eb.ref('excluded.strategy_id'),
-              size: eb.ref('excluded.size'),
-              digest: eb.ref('excluded.digest'),
-              digest_algorithm: eb.ref('excluded.digest_algorithm'),
-              status: eb.ref('excluded.status'),
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
-          )
-          .execute();
-      }
-      for (const chunk of chunks([...copies.values()], 150)) {
-        await trx
-          .insertInto('storage_copy')
-          .values(chunk)
-          .onConflict((oc) =>
-            oc.columns(['container', 'object_id', 'offer_id']).doUpdateSet((eb) => ({
-              size: eb.ref('excluded.size'),
-              digest: eb.ref('excluded.digest'),
-              written_at: eb.ref('excluded.written_at'),
-            })),
-          )
-          .execute();
-      }
-    });
-  }
-
-  async drain(): Promise<void> {
-    while (this.flushing) await this.flushing;
-  }
-}
-
-function* chunks<T>(items: T[], size: number): Iterable<T[]> {
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }

@@ -11,7 +11,7 @@ import type { BatchRowWrites, HandlerIO, ItemStatus, RowOp, RowWrites, WorkItem 
 import { PluginRegistry } from '../plugins/registry.ts';
 import { isStatus, addStatus, isFailure, worstOf, type ActionResult } from './status.ts';
 import { lifecycleEvents } from './lifecycle.ts';
-import { RowWriter } from './row-writer.ts';
+import { RowWriter } from '../db/row-writer.ts';
 import { forEachLimit } from './limit.ts';
 
 export { forEachLimit } from './limit.ts';

@@ -11,7 +11,7 @@ import { canonicalJson, jsonString } from '../../src/logbook/canonical.ts';
 import { canonicalRowText, INSERT_COLUMNS, rowHashHex, type TableName } from '../../src/logbook/rows.ts';
 import { leafLine, leafOfRow } from '../../src/logbook/leaves.ts';
 import { MerkleBuilder } from '../../src/logbook/merkle.ts';
-import { insertRows } from '../../src/logbook/sqlbatch.ts';
+import { insertRows } from '../../src/db/batch-sql.ts';
 import { newEventId } from '../../src/logbook/eventid.ts';
 import { openAndMigrate } from '../../src/db/index.ts';
 import { TEST_DATABASES, testConfig } from '../helpers/db.ts';
@@ -167,12 +167,12 @@ for (const database of TEST_DATABASES) {
         const rows = (tag: string) => Array.from({ length: 7 }, (_, i) => ({ ...eventRow(i, tag), hash: randomBytes(32), lfc_id: `lfc-${tag}` }));
         await assert.rejects(
           cdb.db.transaction().execute(async (trx) => {
-            await insertRows(trx, cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows('rolled-back'), 3);
+            await insertRows(trx, cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows('rolled-back'), { maxRowsPerStatement: 3 });
             throw new Error('abort');
           }),
           /abort/,
         );
-        await cdb.db.transaction().execute((trx) => insertRows(trx, cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows('kept'), 3));
+        await cdb.db.transaction().execute((trx) => insertRows(trx, cdb, 'logbook_lfc_event', INSERT_COLUMNS.lfc, rows('kept'), { maxRowsPerStatement: 3 }));
         const stored = await cdb.db.selectFrom('logbook_lfc_event').select(['lfc_id', 'idx']).orderBy('seq').execute();
         assert.deepEqual(stored, Array.from({ length: 7 }, (_, i) => ({ lfc_id: 'lfc-kept', idx: i })));
       } finally {

@@ -1,11 +1,28 @@
-import { CompiledQuery, type Kysely } from 'kysely';
-import type SQLite from 'better-sqlite3';
-import type { CoffreDb, Database } from '../db/index.ts';
-import type { RowOp, RowWrites } from '../plugins/api.ts';
+import type { Kysely } from 'kysely';
+import type { CoffreDb } from './open.ts';
+import type { Database } from './tables.ts';
+import { insertRows } from './batch-sql.ts';
 import { DrainLoop } from '../platform/drain-loop.ts';
 
-/** Rows per statement: far under SQLite's (32,766) and PostgreSQL's (65,535) bound parameters. */
-const MAX_PARAMETERS_PER_STATEMENT = 8_000;
+/**
+ * One write of rows: inserted, or on a `conflict` key left alone (no `update`) or updated (the
+ * `update` columns). Rows of one table carry the same columns.
+ */
+export interface RowOp {
+  table: string;
+  rows: Record<string, unknown>[];
+  conflict: string[];
+  update?: string[];
+}
+
+/**
+ * Small writes shared with the other calls in flight: the ops of one call are committed together
+ * (the promise resolves once they are), in one transaction with other calls' ops. For the many
+ * one-row writes of per-item actions (item data, index rows), instead of one transaction each.
+ */
+export interface RowWrites {
+  write(ops: RowOp[]): Promise<void>;
+}
 /** Rows taken into one transaction, so that a burst does not make one huge commit. */
 const MAX_ROWS_PER_DRAIN = 20_000;
 
@@ -80,7 +97,7 @@ export class RowWriter implements RowWrites {
   }
 }
 
-/** Merges ops by table and conflict rule (first-seen order), then writes them in chunks. */
+/** Merges ops by table and conflict rule (first-seen order), then writes them in multi-row statements. */
 async function writeMerged(trx: Kysely<Database>, cdb: CoffreDb, ops: RowOp[]): Promise<void> {
   const merged = new Map<string, { op: RowOp; rows: Map<string, Record<string, unknown>> | Record<string, unknown>[] }>();
   for (const op of ops) {
@@ -106,66 +123,6 @@ async function writeMerged(trx: Kysely<Database>, cdb: CoffreDb, ops: RowOp[]): 
   for (const { op, rows } of merged.values()) {
     const list = Array.isArray(rows) ? rows : [...rows.values()];
     if (list.length === 0) continue;
-    const columns = Object.keys(list[0]);
-    for (const [from, count] of chunks(list.length, columns.length, cdb.dialect === 'sqlite')) {
-      const params: unknown[] = [];
-      for (let r = from; r < from + count; r++) for (const c of columns) params.push(list[r][c] ?? null);
-      const text = insertSql(cdb.dialect, op, columns, count);
-      if (cdb.sqlite) prepared(cdb.sqlite, text).run(params);
-      else await trx.executeQuery(CompiledQuery.raw(text, params));
-    }
+    await insertRows(trx, cdb, op.table, Object.keys(list[0]), list, { conflict: { columns: op.conflict, update: op.update } });
   }
-}
-
-/**
- * Row ranges [from, count) of one statement each. On SQLite, counts come from a few fixed sizes,
- * so that the prepared statements are reused from drain to drain; elsewhere, as many rows as the
- * parameter budget allows.
- */
-function* chunks(total: number, width: number, fixedSizes: boolean): Generator<[number, number]> {
-  const max = Math.max(1, Math.floor(MAX_PARAMETERS_PER_STATEMENT / Math.max(1, width)));
-  let from = 0;
-  while (from < total) {
-    const left = total - from;
-    const count = fixedSizes ? Math.min(max, STATEMENT_SIZES.find((n) => n <= left) ?? 1) : Math.min(max, left);
-    yield [from, count];
-    from += count;
-  }
-}
-const STATEMENT_SIZES = [128, 32, 8, 1];
-
-/**
- * SQL of a multi-row insert with its conflict rule, built without Kysely's query builder (its
- * per-value nodes cost more than the insert itself) and cached; names come from the code, quoted.
- */
-const sqlCache = new Map<string, string>();
-function insertSql(dialect: string, op: RowOp, columns: string[], rows: number): string {
-  const key = `${dialect}|${op.table}|${columns.join(',')}|${op.conflict.join(',')}|${op.update?.join(',') ?? ''}|${rows}`;
-  let text = sqlCache.get(key);
-  if (text) return text;
-  const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
-  let p = 1;
-  const values: string[] = [];
-  for (let r = 0; r < rows; r++) values.push(`(${columns.map(() => (dialect === 'postgres' ? `$${p++}` : '?')).join(',')})`);
-  text = `insert into ${q(op.table)} (${columns.map(q).join(',')}) values ${values.join(',')}`;
-  if (op.conflict.length) {
-    const target = `on conflict (${op.conflict.map(q).join(',')})`;
-    text += op.update?.length ? ` ${target} do update set ${op.update.map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}` : ` ${target} do nothing`;
-  }
-  if (sqlCache.size > 500) sqlCache.clear();
-  sqlCache.set(key, text);
-  return text;
-}
-
-/** Prepared statements on the SQLite handle, used only inside a Kysely transaction held here. */
-const statements = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
-function prepared(sqlite: SQLite.Database, text: string): SQLite.Statement {
-  let m = statements.get(sqlite);
-  if (!m) statements.set(sqlite, (m = new Map()));
-  let st = m.get(text);
-  if (!st) {
-    if (m.size > 100) m.clear();
-    m.set(text, (st = sqlite.prepare(text)));
-  }
-  return st;
 }

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openAndMigrate } from '../../src/db/index.ts';
-import { RowWriter } from '../../src/worker/row-writer.ts';
+import { RowWriter } from '../../src/db/row-writer.ts';
 import { TEST_DATABASES, testConfig } from '../helpers/db.ts';
 
 const item = (seq: number, data: string) => ({ operation_id: 'op1', kind: 'objectgroup', seq, item_id: `op1-g${seq}`, data });
