@@ -71,6 +71,13 @@ export interface PutRequest {
    * Absent on retries, which read the source again: the driver hashes those bytes itself.
    */
   sourceDigest?: Promise<string>;
+  /**
+   * The whole body in memory, for small objects only (the engine reads objects up to
+   * SMALL_OBJECT_BYTES at once: a stream per offer cost more than their bytes). The very bytes
+   * `body` gives; a driver may write these and never touch `body`. Like `sourceDigest`, anything
+   * that alters the bytes on their way must drop this field.
+   */
+  bytes?: Buffer;
 }
 
 /** What the offer stored, as the offer computed it (the engine checks it against its own). */

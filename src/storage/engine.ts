@@ -22,6 +22,13 @@ import type { DriverRegistry } from './registry.ts';
 import { OfferRuntime, asStorageError, withTimeout } from './runtime.ts';
 import { Fanout } from './fanout.ts';
 import { RecordWriter } from './records.ts';
+import { SMALL_OBJECT_BYTES, putOfBytes, readSmallSource } from './small-object.ts';
+
+/** What the first attempt of a write gives: each offer's outcome, and the source's size and digest (or why it could not be read). */
+interface FirstAttempt {
+  settled: PromiseSettledResult<PutResult>[];
+  read: { size: number; digest: string } | Error;
+}
 
 export interface EngineSettings {
   fanoutBufferBytes: number;
@@ -146,23 +153,15 @@ export class Engine implements StorageEngineAdmin {
       };
     }
 
-    // First attempt: one read of the source, fanned out to every offer.
-    const fan = new Fanout(source.open(), offers.map((o) => o.id), algorithm, { bufferBytes: this.settings.fanoutBufferBytes, size: source.size, hashThreadMinBytes: this.settings.hashThreadMinBytes });
-    // Drivers that store the branch's bytes unchanged may adopt this digest (PutRequest.sourceDigest).
-    const sourceDigest = fan.done.then((r) => r.digest);
-    sourceDigest.catch(() => {}); // a read failure is reported from fan.done below
-    const first = offers.map((rt) =>
-      rt
-        .attempt('write', source.size, (conn) => conn.put({ container, id, body: fan.branch(rt.id), size: source.size, digestAlgorithm: algorithm, sourceDigest }), () => fan.detach(rt.id))
-        .finally(() => fan.detach(rt.id)),
-    );
-    const [settled, read] = await Promise.all([Promise.allSettled(first), fan.done.then((r) => r, (err: Error) => err)]);
+    // First attempt: one read of the source for every offer.
+    const bytes = source.size <= SMALL_OBJECT_BYTES ? await readSmallSource(source.open(), source.size).catch((err: Error) => err) : undefined;
+    const { settled, read } = bytes === undefined ? await this.firstStreamed(offers, request, algorithm) : bytes instanceof Error ? { settled: [], read: bytes } : await this.firstOfBytes(offers, request, algorithm, bytes);
     if (read instanceof Error) {
       return {
         ...base,
         status: 'KO',
         digest: '',
-        copies: offers.map((rt) => ({ offerId: rt.id, status: 'KO', attempts: 1, message: read.message })),
+        copies: offers.map((rt) => ({ offerId: rt.id, status: 'KO', attempts: settled.length ? 1 : 0, message: read.message })),
         message: `object ${container}/${id}: ${read.message}`,
       };
     }
@@ -191,12 +190,13 @@ export class Engine implements StorageEngineAdmin {
         while (outcome instanceof StorageError && outcome.retryable && attempts < rt.offer.limits.maxAttempts) {
           await rt.backoff(attempts);
           attempts++;
-          const body = source.open();
+          // Small objects: the same bytes again; others: a new read of the source.
+          const put = bytes instanceof Buffer ? putOfBytes({ container, id, size, digestAlgorithm: algorithm }, bytes) : { container, id, body: source.open(), size, digestAlgorithm: algorithm };
           try {
-            const result = await rt.attempt('write', size, (conn) => conn.put({ container, id, body, size, digestAlgorithm: algorithm }), () => body.destroy());
+            const result = await rt.attempt('write', size, (conn) => conn.put(put), () => put.body.destroy());
             outcome = await this.verify(rt, result, digest, size, container, id);
           } catch (err) {
-            body.destroy();
+            put.body.destroy();
             outcome = asStorageError(err, rt.id);
           }
         }
@@ -232,6 +232,36 @@ export class Engine implements StorageEngineAdmin {
     };
   }
 
+  /** The source read once and fanned out to every offer as it is read, hashed in the same pass. */
+  private async firstStreamed(offers: OfferRuntime[], request: WriteRequest, algorithm: DigestAlgorithm): Promise<FirstAttempt> {
+    const { container, id, source } = request;
+    const fan = new Fanout(source.open(), offers.map((o) => o.id), algorithm, { bufferBytes: this.settings.fanoutBufferBytes, size: source.size, hashThreadMinBytes: this.settings.hashThreadMinBytes });
+    // Drivers that store the branch's bytes unchanged may adopt this digest (PutRequest.sourceDigest).
+    const sourceDigest = fan.done.then((r) => r.digest);
+    sourceDigest.catch(() => {}); // a read failure is reported from fan.done below
+    const puts = offers.map((rt) =>
+      rt
+        .attempt('write', source.size, (conn) => conn.put({ container, id, body: fan.branch(rt.id), size: source.size, digestAlgorithm: algorithm, sourceDigest }), () => fan.detach(rt.id))
+        .finally(() => fan.detach(rt.id)),
+    );
+    const [settled, read] = await Promise.all([Promise.allSettled(puts), fan.done.then((r) => r, (err: Error) => err)]);
+    return { settled, read };
+  }
+
+  /** A small object already read: its digest, then the same buffer to every offer. */
+  private async firstOfBytes(offers: OfferRuntime[], request: WriteRequest, algorithm: DigestAlgorithm, bytes: Buffer): Promise<FirstAttempt> {
+    const { container, id } = request;
+    const digest = createHash(algorithm).update(bytes).digest('hex');
+    // A digest other than the expected one: nothing is written (the caller is told below).
+    if (request.expectedDigest && request.expectedDigest.toLowerCase() !== digest) return { settled: [], read: { size: bytes.length, digest } };
+    const sourceDigest = Promise.resolve(digest);
+    const puts = offers.map((rt) => {
+      const put = putOfBytes({ container, id, size: bytes.length, digestAlgorithm: algorithm, sourceDigest }, bytes);
+      return rt.attempt('write', bytes.length, (conn) => conn.put(put), () => put.body.destroy());
+    });
+    return { settled: await Promise.allSettled(puts), read: { size: bytes.length, digest } };
+  }
+
   /** Checks what an offer says it stored; a copy it reports wrongly is removed (when new) and retried. */
   private async verify(rt: OfferRuntime, result: PutResult, digest: string, size: number, container: string, id: string): Promise<PutResult | StorageError> {
     if (result.size === size && typeof result.digest === 'string' && result.digest.toLowerCase() === digest) return result;
@@ -243,12 +273,12 @@ export class Engine implements StorageEngineAdmin {
     return new StorageError(result.size !== size ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH', `the offer reported ${what}`, true, rt.id);
   }
 
-  /** Removes the copies a failed write just made (never ones that were already there). */
+  /** Removes the copies a failed write just made (never ones that were already there; none when nothing was written). */
   private async discardNew(offers: OfferRuntime[], settled: PromiseSettledResult<PutResult>[], container: string, id: string) {
     await Promise.all(
       offers.map(async (rt, i) => {
         const s = settled[i];
-        if (s.status === 'fulfilled' && !s.value.alreadyExisted) await rt.run('remove', 0, (c) => c.remove(container, id)).catch(() => {});
+        if (s?.status === 'fulfilled' && !s.value.alreadyExisted) await rt.run('remove', 0, (c) => c.remove(container, id)).catch(() => {});
       }),
     );
   }

@@ -108,6 +108,28 @@ for (const database of TEST_DATABASES) {
       assert.equal(s.faulty.putAttempts('offer-2'), 2);
     });
 
+    test('small objects: read once whole, retried from the same bytes; a source of another size writes nothing', async () => {
+      const f = s.faulty.faults('offer-2');
+      f.failAfterBytes = 1000;
+      f.failTimes = 1;
+      const data = randomBytes(4096);
+      let opens = 0;
+      const result = await s.engine.write({ container: 'objects', id: 'small-retry', source: { size: data.length, open: () => (opens++, bufferSource(data, 1000).open()) } });
+      assert.equal(result.status, 'OK', result.message ?? '');
+      assert.deepEqual(result.copies.map((c) => [c.offerId, c.attempts, c.digest]), [['offer-1', 1, sha256(data)], ['offer-2', 2, sha256(data)]]);
+      assert.equal(opens, 1, 'the retry wrote the bytes already read');
+      assert.deepEqual(await readAll((await s.engine.read({ container: 'objects', id: 'small-retry', verifyDigest: true })).body), data);
+
+      for (const [given, announced] of [[5000, 4096], [3000, 4096]]) {
+        const id = `small-${given}-${announced}`;
+        const bad = await s.engine.write({ container: 'objects', id, source: { size: announced, open: () => bufferSource(randomBytes(given)).open() } });
+        assert.equal(bad.status, 'KO');
+        assert.match(bad.message!, given > announced ? /more than the 4096 bytes announced/ : /the source gave 3000 bytes, 4096 announced/);
+        assert.ok(bad.copies.every((c) => c.status === 'KO' && c.attempts === 0));
+        assert.deepEqual(await s.engine.exists('default', 'objects', id), { 'offer-1': false, 'offer-2': false });
+      }
+    });
+
     test('an offer failing mid-write every time → retried up to its limit, then KO naming it, other copies reported', async () => {
       s.faulty.faults('offer-2').failAfterBytes = 50_000;
       const data = randomBytes(200_000);

@@ -106,7 +106,7 @@ export function createFaultyDriver(inner: Driver, name = 'faulty'): FaultyDriver
         let failure: unknown;
         body.on('error', (err) => (failure = err));
         try {
-          const result = await conn.put({ ...request, body, sourceDigest });
+          const result = await conn.put({ ...request, body, sourceDigest, bytes: body === request.body ? request.bytes : undefined });
           if (failure) throw failure;
           return f().wrongDigest ? { ...result, digest: lie(result.digest) } : result;
         } catch (err) {

@@ -345,7 +345,11 @@ class FsConnection implements Connection {
       // The size is still counted here. Without it (retries, direct callers), hash while writing.
       const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
       const bytes = { counted: 0, container, id, size };
-      const written = size > 0 && size <= SMALL_OBJECT ? await this.writeSmall(tmp, body, bytes, hash, created) : await this.writeStreamed(tmp, body, bytes, hash, created);
+      const written = request.bytes && size > 0
+        ? await this.writeBytes(tmp, this.counted(bytes, request.bytes, hash), created)
+        : size > 0 && size <= SMALL_OBJECT
+          ? await this.writeSmall(tmp, body, bytes, hash, created)
+          : await this.writeStreamed(tmp, body, bytes, hash, created);
       let digest: string;
       try {
         digest = hash ? hash.digest('hex') : await sourceDigest!;
@@ -391,14 +395,17 @@ class FsConnection implements Connection {
    * content a conflict. The body is read to the end for its size and digest.
    */
   private async putOverExisting(request: PutRequest, paths: ObjectPaths): Promise<PutResult> {
-    const { container, id, body, size, digestAlgorithm, sourceDigest } = request;
+    const { container, id, size, digestAlgorithm, sourceDigest } = request;
     const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
     const bytes = { counted: 0, container, id, size };
-    for await (const chunk of chunksOf(body)) {
-      this.count(bytes, chunk);
-      hash?.update(chunk);
+    if (request.bytes) this.counted(bytes, request.bytes, hash);
+    else {
+      for await (const chunk of chunksOf(request.body)) {
+        this.count(bytes, chunk);
+        hash?.update(chunk);
+      }
+      this.checkEnd(bytes);
     }
-    this.checkEnd(bytes);
     const digest = hash ? hash.digest('hex') : await sourceDigest!;
     const existing = await this.digestOf(paths, digestAlgorithm, false);
     const existingSize = (await stat(paths.file)).size;
@@ -416,15 +423,20 @@ class FsConnection implements Connection {
     if (bytes.counted !== bytes.size) throw new StorageError('SIZE_MISMATCH', `object ${bytes.container}/${bytes.id}: received ${bytes.counted} bytes, announced ${bytes.size}`, false, this.offer.id);
   }
 
+  /** The whole body given in memory (PutRequest.bytes), counted and hashed (when not adopted). */
+  private counted(bytes: { counted: number; container: string; id: string; size: number }, data: Buffer, hash: Hash | undefined): Buffer {
+    this.count(bytes, data);
+    this.checkEnd(bytes);
+    hash?.update(data);
+    return data;
+  }
+
   /**
-   * A small object: its bytes are gathered (at most SMALL_OBJECT) while the temp file is created;
-   * sync() writes them with one O_SYNC write, which returns once they are on disk as fsync would:
-   * one job on the thread pool instead of a write on the main thread and an fsync job.
+   * A small object: its bytes are gathered (at most SMALL_OBJECT) while the temp file is created,
+   * then written as writeBytes does.
    */
   private async writeSmall(tmp: string, body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined, created: () => void): Promise<WrittenFile> {
-    // Creating the inode can wait on the filesystem journal: off the main thread.
-    const opening = openFd(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_SYNC, 0o644).then((fd) => (created(), fd));
-    opening.catch(() => {}); // awaited below, or closed if the body fails first
+    const opening = this.openSmall(tmp, created);
     const parts: Buffer[] = [];
     try {
       for await (const chunk of chunksOf(body)) {
@@ -438,17 +450,33 @@ class FsConnection implements Connection {
       if (fd !== undefined) closeSync(fd);
       throw err;
     }
+    return this.writeBytes(tmp, parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes.size), created, opening);
+  }
+
+  /**
+   * Bytes in memory: sync() writes them with one O_SYNC write, which returns once they are on
+   * disk as fsync would: one job on the thread pool instead of a write on the main thread and an
+   * fsync job.
+   */
+  private async writeBytes(tmp: string, data: Buffer, created: () => void, opening = this.openSmall(tmp, created)): Promise<WrittenFile> {
     const fd = await opening;
     return {
       sync: async () => {
         try {
-          await writeAll(fd, parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes.size));
+          await writeAll(fd, data);
         } finally {
           closeSync(fd);
         }
       },
       abandon: () => closeSync(fd),
     };
+  }
+
+  /** Creates a small object's temp file (creating an inode can wait on the filesystem journal: off the main thread). */
+  private openSmall(tmp: string, created: () => void): Promise<number> {
+    const opening = openFd(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_SYNC, 0o644).then((fd) => (created(), fd));
+    opening.catch(() => {}); // awaited by the caller, or closed if the body fails first
+    return opening;
   }
 
   /** Any other object: streamed to the temp file as it comes; sync() is an fsync. */
