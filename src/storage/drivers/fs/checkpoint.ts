@@ -114,7 +114,8 @@ export class Checkpointer {
     this.held = [];
     const dirs = new Set<string>();
     for (const h of batch) for (const d of h.dirs) dirs.add(d);
-    const job = { dirs: [...dirs], unlink: batch.map((h) => join(this.tmpDir, h.hold)), after: [this.tmpDir] };
+    // Every folder is under the offer's root, so on the temp folder's filesystem (links cannot cross filesystems).
+    const job = { dirs: [...dirs], syncfs: this.tmpDir, unlink: batch.map((h) => join(this.tmpDir, h.hold)), after: [this.tmpDir] };
     try {
       await this.sync(job);
     } catch (err) {
