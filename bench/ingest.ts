@@ -123,7 +123,8 @@ function printSteps(dataDir: string, id: string) {
   if (!process.env.BENCH_VERBOSE) return;
   const db = new Sqlite(join(dataDir, 'coffre.db'), { readonly: true });
   try {
-    const row = db.prepare('select steps from ingest_operation where id = ?').get(id) as { steps: string } | undefined;
+    const row = db.prepare('select steps, created_at, updated_at from ingest_operation where id = ?').get(id) as { steps: string; created_at: string; updated_at: string } | undefined;
+    console.log(`  operation created ${row?.created_at}, last updated ${row?.updated_at}`);
     for (const s of JSON.parse(row?.steps ?? '[]') as Array<{ name: string; startedAt?: string; endedAt?: string }>) {
       if (s.startedAt && s.endedAt) console.log(`  ${s.name.padEnd(32)} ${((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000).toFixed(2)} s  (${s.startedAt} → ${s.endedAt})`);
     }

@@ -59,7 +59,10 @@ export interface Logbook {
   startOperation(start: OperationStart): Promise<string>;
   /** Appends events to an operation's journal (batched; order kept). */
   appendOperation(operationId: string, events: EventInput[]): Promise<LogbookEvent[]>;
-  /** Writes the operation's closing event and marks it finished with its final status. */
+  /**
+   * Writes the operation's closing event and marks it finished with its final status. Its journal
+   * is then written to the offers in the background (close() and seals wait for it).
+   */
   endOperation(operationId: string, outcome: Status, event: Omit<EventInput, 'outcome'>): Promise<void>;
   /**
    * Appends lifecycle events of a unit or an object group, written during a step: pending until
