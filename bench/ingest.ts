@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import yauzl from 'yauzl';
 import Sqlite from 'better-sqlite3';
 import { report, rssSampler } from './lib/report.ts';
+import { coffreNodeFlags } from './lib/node-flags.ts';
 import { makeSedaPackage } from '../test/fixtures/packages.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { loadOrCreateInstanceKey, signInstanceToken } from '../src/auth/index.ts';
@@ -50,8 +51,8 @@ function rssOf(pid: number): number {
 }
 
 async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
-  // BENCH_COFFRE_NODE_FLAGS: node flags for the server only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
-  const flags = process.env.BENCH_COFFRE_NODE_FLAGS ? process.env.BENCH_COFFRE_NODE_FLAGS.split(' ') : [];
+  // The node flags `coffre` runs with (BENCH_COFFRE_NODE_FLAGS replaces them).
+  const flags = coffreNodeFlags();
   const child = spawn(process.execPath, [...flags, 'bin/coffre.js', 'serve', '--data-dir', dataDir, '--port', String(port)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, COFFRE_LOG_LEVEL: 'warn' },

@@ -7,7 +7,7 @@
  *                   without any fsync of the data, the durability the two peers give;
  *                   coffre-loop writes and hashes every body on the event loop, no body thread
  *                   (gateway.hashWorker: false). The coffre servers run with the node flags
- *                   recommended for `coffre serve` (COFFRE_NODE_FLAGS below).
+ *                   `coffre` itself runs with (bin/coffre.js, bench/lib/node-flags.ts).
  *   (b) @tus/server with @tus/file-store (no auth, no digest)
  *   (c) plain       a Node HTTP server that answers just enough tus for tus-js-client and
  *                   pipes each PATCH body to a file: the ceiling for any server here.
@@ -23,18 +23,14 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { report, rssSampler } from './lib/report.ts';
+import { coffreNodeFlags } from './lib/node-flags.ts';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 type ServerKind = 'coffre' | 'coffre-nofsync' | 'coffre-loop' | 'tus-server' | 'plain';
 
-/**
- * Node flags of the coffre servers: a young generation of 2 MiB semi-spaces instead of the
- * 16 MiB that loading the platform's libraries grows it to. It costs no throughput here and
- * keeps about 30 MB of RSS away (the body path allocates little on the heap). The peers keep
- * node's defaults. BENCH_COFFRE_NODE_FLAGS replaces them ('' for none).
- */
-const COFFRE_NODE_FLAGS = (process.env.BENCH_COFFRE_NODE_FLAGS ?? '--max-semi-space-size=2').split(' ').filter(Boolean);
+/** Node flags of the coffre servers: those `coffre` itself runs with (the peers keep node's defaults). */
+const COFFRE_NODE_FLAGS = coffreNodeFlags();
 
 // ---------------------------------------------------------------- child side: the servers
 async function runServer(kind: ServerKind, dir: string): Promise<void> {

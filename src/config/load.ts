@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve, extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { configSchema, type CoffreConfig } from './schema.ts';
+
+const require = createRequire(import.meta.url);
+/** The YAML parser, loaded only for a YAML file (~3 MB of RSS a JSON or default configuration never needs). */
+const parseYaml = (text: string): unknown => (require('yaml') as typeof import('yaml')).parse(text);
 
 /**
  * COFFRE_* variables that are not configuration keys: the file's path, the client commands'

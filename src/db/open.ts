@@ -1,17 +1,27 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
 import type { CoffreConfig } from '../config/index.ts';
 import type { Database } from './tables.ts';
 import { allMigrations } from './migrations.ts';
 import { columnTypes, type DialectName } from './migration.ts';
 
-// int8 and numeric columns come back as JS numbers: sizes and sequence numbers stay far
-// below 2^53, and one number type on both databases keeps every caller simple.
-pg.types.setTypeParser(20, (v) => Number(v));
-pg.types.setTypeParser(1700, (v) => Number(v));
+const require = createRequire(import.meta.url);
+let pgModule: typeof pg | undefined;
+
+/** The PostgreSQL client, loaded only for a PostgreSQL database: ~14 MB of RSS SQLite never needs. */
+function loadPg(): typeof pg {
+  if (pgModule) return pgModule;
+  pgModule = require('pg') as typeof pg;
+  // int8 and numeric columns come back as JS numbers: sizes and sequence numbers stay far
+  // below 2^53, and one number type on both databases keeps every caller simple.
+  pgModule.types.setTypeParser(20, (v) => Number(v));
+  pgModule.types.setTypeParser(1700, (v) => Number(v));
+  return pgModule;
+}
 
 export interface CoffreDb {
   db: Kysely<Database>;
@@ -30,7 +40,7 @@ export interface CoffreDb {
 export function openDatabase(config: Pick<CoffreConfig, 'dataDir' | 'database'>): CoffreDb {
   const url = config.database.url;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: config.database.poolSize });
+    const pool = new (loadPg().Pool)({ connectionString: url, max: config.database.poolSize });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
