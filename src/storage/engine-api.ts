@@ -33,6 +33,8 @@ export interface StrategyCheck {
 export interface ObjectSource {
   size: number;
   open(): Readable;
+  /** The whole source, when the caller holds it already (a small object): then open() is not called. */
+  bytes?: Buffer;
 }
 
 export interface WriteRequest {

@@ -22,7 +22,7 @@ import type { DriverRegistry } from './registry.ts';
 import { OfferRuntime, asStorageError, withTimeout } from './runtime.ts';
 import { Fanout } from './fanout.ts';
 import { RecordWriter } from './records.ts';
-import { SMALL_OBJECT_BYTES, putOfBytes, readSmallSource } from './small-object.ts';
+import { SMALL_OBJECT_BYTES, putOfBytes, smallSourceBytes } from './small-object.ts';
 
 /** What the first attempt of a write gives: each offer's outcome, and the source's size and digest (or why it could not be read). */
 interface FirstAttempt {
@@ -153,9 +153,13 @@ export class Engine implements StorageEngineAdmin {
       };
     }
 
-    // First attempt: one read of the source for every offer.
-    const bytes = source.size <= SMALL_OBJECT_BYTES ? await readSmallSource(source.open(), source.size).catch((err: Error) => err) : undefined;
-    const { settled, read } = bytes === undefined ? await this.firstStreamed(offers, request, algorithm) : bytes instanceof Error ? { settled: [], read: bytes } : await this.firstOfBytes(offers, request, algorithm, bytes);
+    // First attempt: one read of the source for every offer (a small object is read whole first).
+    const bytes = source.size <= SMALL_OBJECT_BYTES ? await smallSourceBytes(source).catch((err: Error) => err) : undefined;
+    let first: FirstAttempt;
+    if (bytes === undefined) first = await this.firstStreamed(offers, request, algorithm);
+    else if (bytes instanceof Error) first = { settled: [], read: bytes }; // unreadable or of another size: nothing written
+    else first = await this.firstOfBytes(offers, request, algorithm, bytes);
+    const { settled, read } = first;
     if (read instanceof Error) {
       return {
         ...base,

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { StorageError, type PutRequest } from './contract.ts';
+import type { ObjectSource } from './engine-api.ts';
 
 /**
  * Objects up to this size are read whole before they are written: one buffer handed to every
@@ -8,6 +9,13 @@ import { StorageError, type PutRequest } from './contract.ts';
  * buffer (storage.fanoutBufferBytes).
  */
 export const SMALL_OBJECT_BYTES = 64 * 1024;
+
+/** The bytes of a small source: those it holds, else read from it (see readSmallSource). */
+export async function smallSourceBytes(source: ObjectSource): Promise<Buffer> {
+  if (!source.bytes) return readSmallSource(source.open(), source.size);
+  if (source.bytes.length !== source.size) throw new StorageError('SIZE_MISMATCH', `the source gave ${source.bytes.length} bytes, ${source.size} announced`, false);
+  return source.bytes;
+}
 
 /**
  * The bytes of a small source, read to its end. Fails, with nothing written anywhere, when the

@@ -120,6 +120,16 @@ for (const database of TEST_DATABASES) {
       assert.equal(opens, 1, 'the retry wrote the bytes already read');
       assert.deepEqual(await readAll((await s.engine.read({ container: 'objects', id: 'small-retry', verifyDigest: true })).body), data);
 
+      // A source that holds its bytes is not opened; bytes of another length than its size write nothing.
+      const held = randomBytes(2000);
+      const noOpen = () => assert.fail('open() called on a source that holds its bytes');
+      const fromBytes = await s.engine.write({ container: 'objects', id: 'small-held', source: { size: held.length, open: noOpen, bytes: held } });
+      assert.equal(fromBytes.status, 'OK', fromBytes.message ?? '');
+      assert.equal(fromBytes.digest, sha256(held));
+      const wrongLength = await s.engine.write({ container: 'objects', id: 'small-held-bad', source: { size: 2001, open: noOpen, bytes: held } });
+      assert.match(wrongLength.message!, /the source gave 2000 bytes, 2001 announced/);
+      assert.deepEqual(await s.engine.exists('default', 'objects', 'small-held-bad'), { 'offer-1': false, 'offer-2': false });
+
       for (const [given, announced] of [[5000, 4096], [3000, 4096]]) {
         const id = `small-${given}-${announced}`;
         const bad = await s.engine.write({ container: 'objects', id, source: { size: announced, open: () => bufferSource(randomBytes(given)).open() } });

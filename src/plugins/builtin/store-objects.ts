@@ -58,7 +58,7 @@ export default class StoreObjects implements WorkerPlugin {
       let detail: unknown;
       try {
         if (size <= READ_AT_ONCE) bytes = await io.workspace.read(o.path);
-        const r = await storage.write({ strategyId, container: 'objects', id: o.id, source: { size, open }, ...(expected ? { expectedDigest: expected, digestAlgorithm: 'sha512' as const } : {}) });
+        const r = await storage.write({ strategyId, container: 'objects', id: o.id, source: { size, open, ...(bytes ? { bytes } : {}) }, ...(expected ? { expectedDigest: expected, digestAlgorithm: 'sha512' as const } : {}) });
         objectStatus = r.status === 'OK' ? (r.copies.every((c) => c.status === 'ALREADY_EXISTS') ? 'ALREADY_EXECUTED' : 'OK') : 'KO';
         o.storage = { status: objectStatus, digest: r.digest, digestAlgorithm: r.digestAlgorithm, size: r.size, copies: r.copies.map((c) => ({ offerId: c.offerId, status: c.status, digest: c.digest })) };
         detail = { strategyId, digest: r.digest, digestAlgorithm: r.digestAlgorithm, copies: r.copies };

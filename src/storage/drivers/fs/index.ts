@@ -325,7 +325,8 @@ class FsConnection implements Connection {
    * anything to it (recovery.ts).
    */
   private async putNew(request: PutRequest, paths: ObjectPaths): Promise<PutResult> {
-    const { container, id, body, size, digestAlgorithm, sourceDigest } = request;
+    // Not `body`: taking it would make the stream that a put given its bytes does without.
+    const { container, id, size, digestAlgorithm, sourceDigest } = request;
     const tmpName = `${container}.${id}.${tempTag()}.tmp`;
     const tmp = join(this.tmpDir, tmpName);
     let tmpExists = false;
@@ -343,8 +344,8 @@ class FsConnection implements Connection {
       const written = request.bytes && size > 0
         ? await this.writeBytes(tmp, this.counted(bytes, request.bytes, hash), created)
         : size > 0 && size <= SMALL_OBJECT
-          ? await this.writeSmall(tmp, body, bytes, hash, created)
-          : await this.writeStreamed(tmp, body, bytes, hash, created);
+          ? await this.writeSmall(tmp, request.body, bytes, hash, created)
+          : await this.writeStreamed(tmp, request.body, bytes, hash, created);
       let digest: string;
       try {
         digest = hash ? hash.digest('hex') : await sourceDigest!;
