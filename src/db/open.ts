@@ -8,6 +8,7 @@ import type { CoffreConfig } from '../config/index.ts';
 import type { Database } from './tables.ts';
 import { allMigrations } from './migrations.ts';
 import { columnTypes, type DialectName } from './migration.ts';
+import { WalCheckpointer } from './wal-checkpoint.ts';
 
 const require = createRequire(import.meta.url);
 let pgModule: typeof pg | undefined;
@@ -59,8 +60,22 @@ export function openDatabase(config: Pick<CoffreConfig, 'dataDir' | 'database'>)
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 10000');
   sqlite.pragma('foreign_keys = ON');
+  // Checkpoints run from a thread, not inside a COMMIT on the event loop (see wal-checkpoint.ts).
+  sqlite.pragma('wal_autocheckpoint = 0');
+  const checkpointer = new WalCheckpointer(path);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', sqlitePath: path, sqlite, close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    sqlitePath: path,
+    sqlite,
+    close: async () => {
+      await checkpointer.close();
+      await db.destroy();
+      // Kysely closes the handle only if it ever used it. The last connection to close checkpoints the WAL.
+      if (sqlite.open) sqlite.close();
+    },
+  };
 }
 
 /** Brings the schema up to date; fails with the name of the migration that broke. */
