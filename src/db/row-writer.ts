@@ -23,6 +23,7 @@ export interface RowOp {
 export interface RowWrites {
   write(ops: RowOp[]): Promise<void>;
 }
+
 /** Rows taken into one transaction, so that a burst does not make one huge commit. */
 const MAX_ROWS_PER_DRAIN = 20_000;
 
@@ -34,8 +35,9 @@ interface Pending {
 }
 
 /**
- * Coalesces the small writes of concurrent plugin calls (an object group's item data, a unit's
- * index row…) into one transaction and a few multi-row statements. A call's promise resolves once
+ * Coalesces the small writes of concurrent callers (plugin calls: an object group's item data, a
+ * unit's index row…; the storage engine's records of objects and copies) into one transaction and
+ * a few multi-row statements. A call's promise resolves once
  * its rows are committed, exactly as if it had written them itself: only the commit is shared.
  *
  * Why: per-item plugin calls each wrote their own row in their own transaction (10,000 commits and
