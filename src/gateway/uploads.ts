@@ -63,10 +63,15 @@ const ID = /^[0-9a-f]{32}$/;
  * expiry) and files in the staging layout (the bytes, plus the `.info` mirror of the row).
  * Every write to an upload happens under its lock.
  */
+/** Background data syncs (gateway.syncBytes) under way at once across uploads. */
+const MAX_BACKGROUND_SYNCS = 2;
+
 export class UploadService {
   readonly layout: StagingLayout;
   readonly locks: UploadLocks;
   private readonly digests = new Map<string, DigestState>();
+  /** Background data syncs under way, across uploads (see MAX_BACKGROUND_SYNCS). */
+  private backgroundSyncs = 0;
   /** Writes PATCH bodies and keeps the running digests (in a worker thread by default). */
   readonly body: BodyStore;
 
@@ -325,9 +330,13 @@ export class UploadService {
         const syncing = this.config.fsync !== 'never';
         const onFlushed = (flushed: number) => {
           if (busy) return;
-          const due = (!verify && flushed - lastCheckpoint >= this.config.checkpointBytes) || (syncing && flushed - lastSync >= this.config.syncBytes);
-          if (!due) return;
+          const checkpointDue = !verify && flushed - lastCheckpoint >= this.config.checkpointBytes;
+          // A sync only to get ahead of the completion's is skipped while others run: many at once
+          // queue on the thread pool's four threads, behind and in front of every other job.
+          const syncDue = syncing && flushed - lastSync >= this.config.syncBytes && (checkpointDue || this.backgroundSyncs < MAX_BACKGROUND_SYNCS);
+          if (!checkpointDue && !syncDue) return;
           busy = true;
+          this.backgroundSyncs++;
           lastSync = flushed;
           // The flush runs in the background while the body keeps arriving, so the one before
           // completion only has the tail to write. The offset (HEAD's) is recorded at
@@ -339,7 +348,10 @@ export class UploadService {
             await this.persistOffset(row, start + flushed);
           })()
             .catch((err) => this.ctx.log.warn({ err, upload: id }, 'checkpoint failed'))
-            .finally(() => (busy = false));
+            .finally(() => {
+              busy = false;
+              this.backgroundSyncs--;
+            });
         };
         const digests = chunkHash ? [state.hash, chunkHash] : [state.hash];
         const result = await this.body.receive(input.body, bin, start, limit, digests, onFlushed);
