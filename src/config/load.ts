@@ -10,9 +10,10 @@ const parseYaml = (text: string): unknown => (require('yaml') as typeof import('
 
 /**
  * COFFRE_* variables that are not configuration keys: the file's path, the client commands'
- * server and token, and the test and benchmark harnesses' own settings.
+ * server and token, bin/coffre.js's choice of the sources over dist/, and the test and benchmark
+ * harnesses' own settings.
  */
-const NOT_CONFIG = /^COFFRE_(CONFIG|URL|TOKEN|UPLOAD_STATE|TEST_.*|BENCH_.*)$/;
+const NOT_CONFIG = /^COFFRE_(CONFIG|URL|TOKEN|UPLOAD_STATE|FROM_SOURCE|TEST_.*|BENCH_.*)$/;
 
 /** A configuration that cannot be used; the message names the key and the fault. */
 export class ConfigError extends Error {

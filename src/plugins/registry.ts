@@ -32,6 +32,8 @@ interface PluginDeclaration {
 
 const ACTION_NAME = /^[A-Z][A-Z0-9_]*$/;
 const BUILTIN_FILE = fileURLToPath(new URL('./builtin/plugins.json', import.meta.url));
+/** Built-in modules are named as sources (`.ts`) in plugins.json; compiled (dist/), they are `.js`. */
+const builtinModule = (module: string) => (import.meta.url.endsWith('.js') ? module.replace(/\.ts$/, '.js') : module);
 
 /**
  * Every plugin of a worker, loaded and checked at start-up (seed 004): the built-in actions
@@ -96,7 +98,8 @@ async function loadPluginsFile(file: string, builtin: boolean): Promise<LoadedPl
 async function loadOne(name: string, raw: Record<string, unknown>, base: string, builtin: boolean): Promise<LoadedPlugin> {
   if (!ACTION_NAME.test(name)) throw new PluginLoadError(name, 'a plugin name is an action name in capitals (A-Z, 0-9, _)');
   // Vitam's keys (className, propertyFile) are accepted as aliases.
-  const module = (raw?.module ?? raw?.className) as unknown;
+  const declared = (raw?.module ?? raw?.className) as unknown;
+  const module = builtin && typeof declared === 'string' ? builtinModule(declared) : declared;
   const propertiesFile = (raw?.propertiesFile ?? raw?.propertyFile) as unknown;
   if (typeof module !== 'string' || module === '') throw new PluginLoadError(name, 'no "module" given');
   if (propertiesFile !== undefined && typeof propertiesFile !== 'string') throw new PluginLoadError(name, '"propertiesFile" must be a path');
