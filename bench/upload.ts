@@ -8,13 +8,16 @@
  *                   coffre-loop writes and hashes every body on the event loop, no body thread
  *                   (gateway.hashWorker: false). The coffre servers run with the node flags
  *                   `coffre` itself runs with (bin/coffre.js, bench/lib/node-flags.ts).
+ *                   coffre-serve is the whole platform started as users start it
+ *                   (`node <flags> bin/coffre.js serve`: dist/ when built, else tsx), workers
+ *                   and all, where the others run the gateway alone from a bundle.
  *   (b) @tus/server with @tus/file-store (no auth, no digest)
  *   (c) plain       a Node HTTP server that answers just enough tus for tus-js-client and
  *                   pipes each PATCH body to a file: the ceiling for any server here.
  * Workloads: one 1 GiB upload; 32 concurrent uploads of 32 MiB. Rounds alternate servers and
  * the best round counts (the machine is shared). Usage: npm run bench -- upload [--rounds N]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,7 +30,7 @@ import { coffreNodeFlags } from './lib/node-flags.ts';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
-type ServerKind = 'coffre' | 'coffre-nofsync' | 'coffre-loop' | 'tus-server' | 'plain';
+type ServerKind = 'coffre' | 'coffre-nofsync' | 'coffre-loop' | 'coffre-serve' | 'tus-server' | 'plain';
 
 /** Node flags of the coffre servers: those `coffre` itself runs with (the peers keep node's defaults). */
 const COFFRE_NODE_FLAGS = coffreNodeFlags();
@@ -136,6 +139,7 @@ async function startServer(kind: ServerKind, root: string): Promise<Started> {
   const dir = join(root, kind);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  if (kind === 'coffre-serve') return startCoffreServe(dir);
   const flags = kind.startsWith('coffre') ? COFFRE_NODE_FLAGS : [];
   const args = [...flags, ...(process.env.COFFRE_BENCH_TSX ? ['--import', 'tsx', serverScript] : [serverScript])];
   const child = spawn(process.execPath, [...args, '--serve', kind, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -150,6 +154,27 @@ async function startServer(kind: ServerKind, root: string): Promise<Started> {
   });
   const { port, token } = JSON.parse(line);
   return { child, endpoint: `http://127.0.0.1:${port}/files/`, token, dir };
+}
+
+/** `coffre serve` through bin/coffre.js, as `npm start` runs it; its token from `coffre token`. */
+async function startCoffreServe(dir: string): Promise<Started> {
+  const bin = join('bin', 'coffre.js');
+  const child = spawn(process.execPath, [...COFFRE_NODE_FLAGS, bin, 'serve', '--data-dir', dir, '--port', '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, COFFRE_LOG_LEVEL: 'warn' },
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stderr!.on('data', (d) => {
+      buf += d;
+      const m = /Coffre is running at (\S+)/.exec(buf);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`coffre serve exited with ${code}: ${buf}`)));
+  });
+  child.stderr!.resume();
+  const token = execFileSync(process.execPath, [bin, 'token', '--data-dir', dir, '--space', 'bench'], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  return { child, endpoint: `${url}/files/`, token, dir };
 }
 
 async function stopServer(s: Started): Promise<void> {
@@ -235,7 +260,7 @@ async function main() {
       { name: '1 x 1 GiB', file: big, size: statSync(big).size, count: 1 },
       { name: '32 x 32 MiB', file: small, size: statSync(small).size, count: 32 },
     ].filter((w) => !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(',').includes(String(w.count)));
-    const kinds = (process.env.BENCH_SERVERS?.split(',') ?? ['plain', 'tus-server', 'coffre', 'coffre-nofsync', 'coffre-loop']) as ServerKind[];
+    const kinds = (process.env.BENCH_SERVERS?.split(',') ?? ['plain', 'tus-server', 'coffre', 'coffre-nofsync', 'coffre-loop', 'coffre-serve']) as ServerKind[];
     const best = new Map<string, { seconds: number; mibps: number; rssMiB: number; cpu: number }>();
     for (let round = 0; round < rounds; round++) {
       for (const w of workloads) {
