@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { JobThread, type ThreadJob } from '../platform/job-thread.ts';
+import { RequestThread } from '../platform/job-thread.ts';
 
 /**
  * SQLite's WAL checkpoints, run from a thread of their own. Why: better-sqlite3 is synchronous,
@@ -31,29 +31,21 @@ parentPort.on('message', (m) => {
       db = new Database(m.path, { fileMustExist: true });
       db.pragma('busy_timeout = 0'); // a checkpoint that would wait is simply tried next time
     }
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-    parentPort.postMessage({ job: m.job, busy: r.busy, frames: r.log, checkpointed: r.checkpointed });
+    db.pragma('wal_checkpoint(PASSIVE)');
+    parentPort.postMessage({ job: m.job });
   } catch (err) {
-    parentPort.postMessage({ job: m.job, error: err.message });
+    parentPort.postMessage({ job: m.job, error: { message: err.message, code: err.code } });
   }
 });`;
 
 /** better-sqlite3's entry, resolved here: an evaluated thread would resolve it from the working folder. */
 const betterSqlite3 = createRequire(import.meta.url).resolve('better-sqlite3');
 
-interface Pending extends ThreadJob {
-  done(): void;
-}
-
 export class WalCheckpointer {
-  private readonly thread = new JobThread<Pending>({
+  private readonly thread = new RequestThread({
     source: SOURCE,
     name: 'SQLite checkpoint thread',
     resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
-    onMessage: (m, job) => {
-      this.thread.finish(m.job);
-      job.done();
-    },
   });
   private readonly timer: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -77,9 +69,9 @@ export class WalCheckpointer {
     this.running = this.run({ t: 'checkpoint', path: this.path, module: betterSqlite3 }).finally(() => (this.running = undefined));
   }
 
-  /** One message to the thread; resolves with its answer (a failed checkpoint is tried again at the next tick). */
-  private run(message: Record<string, unknown>): Promise<void> {
-    return new Promise((resolve) => this.thread.start({ done: resolve, fail: () => resolve() }, message));
+  /** One message to the thread; never rejects (a failed checkpoint is tried again at the next tick). */
+  private async run(message: Record<string, unknown>): Promise<void> {
+    await this.thread.request(message).catch(() => {});
   }
 
   /** Stops the timer and the thread (its connection closed first, so the main one is the last). */

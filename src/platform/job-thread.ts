@@ -12,7 +12,8 @@ export type JobMessage = { job: number } & Record<string, unknown>;
  * One worker thread, started on first use from a program given as source (evaluated: works the
  * same under tsx and from a bundle), that runs numbered jobs. It holds the process open only
  * while a job is under way, routes each message to its job, and fails every job in flight if the
- * thread stops. Used by the engine's hashing thread and the fs driver's folder-sync thread.
+ * thread stops. Used by the engine's hashing thread, and through RequestThread by the fs
+ * driver's folder-sync thread and SQLite's checkpoint thread.
  */
 export class JobThread<J extends ThreadJob> {
   private worker?: Worker;
@@ -72,5 +73,39 @@ export class JobThread<J extends ThreadJob> {
     worker.on('exit', (code) => fail(new Error(`the ${this.options.name} stopped (exit code ${code})`)));
     worker.unref();
     return worker;
+  }
+}
+
+interface PendingRequest extends ThreadJob {
+  resolve(reply: JobMessage): void;
+}
+
+/**
+ * A JobThread whose jobs are one message and one reply: request() resolves with the reply, or
+ * rejects when the reply carries `error: { message, code? }` or the thread stops.
+ */
+export class RequestThread {
+  private readonly thread: JobThread<PendingRequest>;
+
+  constructor(options: { source: string; name: string; resourceLimits: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number } }) {
+    this.thread = new JobThread<PendingRequest>({
+      ...options,
+      onMessage: (m, pending) => {
+        this.thread.finish(m.job);
+        const error = m.error as { message: string; code?: string } | undefined;
+        if (error) pending.fail(Object.assign(new Error(error.message), { code: error.code }));
+        else pending.resolve(m);
+      },
+    });
+  }
+
+  request(message: Record<string, unknown>): Promise<JobMessage> {
+    return new Promise((resolve, reject) => {
+      this.thread.start({ resolve, fail: reject }, message);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }

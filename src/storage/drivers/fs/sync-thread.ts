@@ -1,4 +1,4 @@
-import { JobThread } from '../../../platform/job-thread.ts';
+import { RequestThread } from '../../../platform/job-thread.ts';
 
 /**
  * A thread of its own for a checkpoint's folder syncs and unlinks. Why not the event loop and
@@ -63,28 +63,15 @@ export interface SyncJob {
   after: string[];
 }
 
-interface PendingSync {
-  resolve(): void;
-  fail(err: Error): void;
-}
-
 export class SyncThread {
-  private readonly thread = new JobThread<PendingSync>({
+  private readonly thread = new RequestThread({
     source: SOURCE,
     name: 'folder sync thread',
     resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
-    onMessage: (m, pending) => {
-      this.thread.finish(m.job);
-      const error = m.error as { message: string; code?: string } | undefined;
-      if (!error) return pending.resolve();
-      pending.fail(Object.assign(new Error(error.message), { code: error.code }));
-    },
   });
 
-  run(job: SyncJob): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.thread.start({ resolve, fail: reject }, { ...job });
-    });
+  async run(job: SyncJob): Promise<void> {
+    await this.thread.request({ ...job });
   }
 
   close(): Promise<void> {
