@@ -2,8 +2,10 @@
  * The fs driver after a crash: a real child process (fixtures/fs-crash-child.ts) writes with
  * checkpoints switched off and is killed with SIGKILL; the offer is then opened again, which
  * replays the write log. A power cut can lose more than SIGKILL does (every folder entry that was
- * not synced), so one test also takes away the whole container folder before reopening: the
- * worst a power cut can do to writes whose folders no checkpoint has synced yet.
+ * not synced, the bytes of small objects' files), so tests also take away the whole container
+ * folder, or tear files, before reopening: the worst a power cut can do to writes that no
+ * checkpoint has synced yet. Objects up to 64 KiB are written inline (bytes kept in a segment
+ * until a checkpoint), bigger ones and empty ones through a held temp file.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -81,6 +83,9 @@ async function assertAllThere(root: string, conn: Connection, acked: Acked[]): P
 }
 
 const tmpNames = (root: string) => readdirSync(join(root, '.coffre-offer', 'tmp'));
+const segmentNames = (root: string) => readdirSync(join(root, '.coffre-offer', 'inline'));
+/** Whether the driver writes an object of this size inline (its bytes in a segment) rather than through a held temp file. */
+const isInline = (a: Acked) => a.size > 0 && a.size <= 64 * 1024;
 const logLines = (root: string) => readFileSync(join(root, '.coffre-offer', 'write-log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
 async function writeRecords(conn: Connection): Promise<string[]> {
@@ -96,7 +101,9 @@ test('fs crash: puts acknowledged before any checkpoint survive SIGKILL, then a 
     // Killed while puts are still in flight, once 60 have answered.
     const { acked } = await runAndKill(root, 'puts', (_line, a) => a.length >= 60);
     const held = tmpNames(root);
-    assert.ok(held.length >= acked.length, `no checkpoint ran: ${held.length} temp files held for ${acked.length} acknowledged puts`);
+    const streamed = acked.filter((a) => !isInline(a)).length;
+    assert.ok(held.length >= streamed, `no checkpoint ran: ${held.length} temp files held for ${streamed} acknowledged streamed puts`);
+    assert.ok(acked.some(isInline) && segmentNames(root).length > 0, 'the small objects bytes wait in a segment');
     assert.ok(!logLines(root).some((l) => 'checkpoint' in l), 'no checkpoint line yet');
 
     // The worst a power cut can do: no folder entry of the container survived.
@@ -110,6 +117,7 @@ test('fs crash: puts acknowledged before any checkpoint survive SIGKILL, then a 
     }
     const names = new Set(acked.map((a) => a.id));
     assert.deepEqual(tmpNames(root).filter((n) => [...names].some((id) => n.startsWith(`objects.${id}.`))), [], 'every hold of an acknowledged put is released');
+    assert.deepEqual(segmentNames(root), [], 'the segments are removed once their objects are synced');
     const logAfterFirst = logLines(root);
     assert.ok(logAfterFirst.some((l) => 'checkpoint' in l), 'the replay wrote a checkpoint line');
 
@@ -157,19 +165,19 @@ test('fs crash: a delete acknowledged before any checkpoint is not undone by the
   const root = join(dir.path, 'offer');
   try {
     const { acked } = await runAndKill(root, 'deletes', (line) => line === 'ready');
-    const kept = acked.filter((a) => a.id.startsWith('keep-'));
-    assert.deepEqual(kept.map((a) => a.id), ['keep-1', 'keep-2', 'keep-3']);
+    const kept = acked.filter((a) => a.id.startsWith('keep-') || a.id.startsWith('small-'));
+    assert.deepEqual(kept.map((a) => a.id), ['keep-1', 'keep-2', 'small-1', 'keep-3']);
     assert.ok(tmpNames(root).some((n) => n.startsWith('objects.gone-2.')), 'the hold of gone-2 is there, as a lost unlink would leave it');
     rmSync(join(root, 'objects'), { recursive: true }); // and the folders are lost too
     for (let opening = 1; opening <= 2; opening++) {
       const conn = await connect(root);
       try {
         await assertAllThere(root, conn, kept);
-        for (const id of ['gone-1', 'gone-2']) {
+        for (const id of ['gone-1', 'gone-2', 'gone-3']) {
           assert.equal(await conn.exists('objects', id), false, `${id} stays deleted (opening ${opening})`);
           await assert.rejects(conn.get('objects', id), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
         }
-        assert.deepEqual([...(await listed(conn)).keys()].sort(), ['keep-1', 'keep-2', 'keep-3']);
+        assert.deepEqual([...(await listed(conn)).keys()].sort(), ['keep-1', 'keep-2', 'keep-3', 'small-1']);
       } finally {
         await conn.close();
       }
@@ -185,7 +193,7 @@ test('fs crash: the replay links a held file only if it holds what its record sa
   const root = join(dir.path, 'offer');
   try {
     const { acked } = await runAndKill(root, 'puts', (_line, a) => a.length >= 20);
-    const [torn, taken, ...rest] = acked.filter((a) => a.size > 0);
+    const [torn, taken, ...rest] = acked.filter((a) => a.size > 64 * 1024);
     // The record of `torn` reached the disk but not its bytes (they are synced at the same time).
     const tmp = join(root, '.coffre-offer', 'tmp');
     const holdOf = (id: string) => join(tmp, tmpNames(root).find((n) => n.startsWith(`objects.${id}.`))!);
@@ -204,6 +212,36 @@ test('fs crash: the replay links a held file only if it holds what its record sa
       await conn.close();
     }
     assert.deepEqual(tmpNames(root).filter((n) => n.startsWith(`objects.${torn.id}.`) || n.startsWith(`objects.${taken.id}.`)), [], 'their holds are released');
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('fs crash: a small object whose file a power cut tore or lost is written again from its segment; one whose segment lacks its bytes is not made', async () => {
+  const dir = tempDir('coffre-fs-crash-');
+  const root = join(dir.path, 'offer');
+  try {
+    const { acked } = await runAndKill(root, 'puts', (_line, a) => a.filter(isInline).length >= 6);
+    const [torn, lost, shortened, ...rest] = acked.filter(isInline);
+    const fileOf = (id: string) => objectPaths(root, 'objects', id).file;
+    writeFileSync(fileOf(torn.id), Buffer.alloc(torn.size)); // the size reached the disk, not the bytes
+    rmSync(fileOf(lost.id));
+    writeFileSync(fileOf(shortened.id), Buffer.alloc(0));
+    // A record whose bytes never reached their segment: its write never answered (the child
+    // printed no ack for it). Made by hand from a real record: another id, bytes past the end.
+    const lines = logLines(root);
+    const model = lines.find((l) => l.id === rest[0].id && l.inline);
+    assert.ok(model, 'the log record of a small object names its segment');
+    const ghost = { ...model, sequence: Math.max(...lines.filter((l) => typeof l.sequence === 'number').map((l) => l.sequence)) + 1, id: 'ghost', inline: { ...model.inline, offset: 1 << 30 } };
+    writeFileSync(join(root, '.coffre-offer', 'write-log.jsonl'), JSON.stringify(ghost) + '\n', { flag: 'a' });
+    const conn = await connect(root);
+    try {
+      await assertAllThere(root, conn, [torn, lost, shortened, ...rest]);
+      assert.equal(await conn.exists('objects', 'ghost'), false, 'a record without its bytes makes no object');
+    } finally {
+      await conn.close();
+    }
+    assert.deepEqual(segmentNames(root), [], 'the segments are removed after the replay');
   } finally {
     dir.cleanup();
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -19,27 +19,74 @@ runDriverContractSuite('fs', async () => {
   return { driver, offer: fsOffer(join(dir.path, 'offer')), cleanup: async () => dir.cleanup() };
 });
 
-test('fs layout: container/xx/yy/id from a hash of the id, digest kept in a link beside it, the temp file held until a checkpoint', async () => {
+const leafOf = (root: string, id: string, width: number) => {
+  const h = createHash('sha256').update(id).digest('hex');
+  return join(root, 'objects', h.slice(0, width), h.slice(width, 2 * width));
+};
+
+test('fs layout: container/x/y/id from a hash of the id, digest kept in a link beside it; a big object held until a checkpoint, a small one kept in a segment', async () => {
   const dir = tempDir();
   const conn = await driver.connect(fsOffer(dir.path));
   const tmp = join(dir.path, '.coffre-offer', 'tmp');
+  const inline = join(dir.path, '.coffre-offer', 'inline');
   try {
-    const data = Buffer.from('layout');
-    await conn.put({ container: 'objects', id: 'abc', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
-    const h = createHash('sha256').update('abc').digest('hex');
-    const leaf = join(dir.path, 'objects', h.slice(0, 2), h.slice(2, 4));
-    const digest = createHash('sha512').update(data).digest('hex');
+    const big = Buffer.alloc(100_000, 'b');
+    await conn.put({ container: 'objects', id: 'abc', body: Readable.from([big]), size: big.length, digestAlgorithm: 'sha512' });
+    const leaf = leafOf(dir.path, 'abc', 1);
+    const digest = createHash('sha512').update(big).digest('hex');
     assert.deepEqual(readdirSync(leaf).sort(), [`.abc.sha512.${digest}`, 'abc']);
     assert.equal(statSync(join(leaf, `.abc.sha512.${digest}`)).ino, statSync(join(leaf, 'abc')).ino, 'a second name of the same inode');
     assert.equal(objectPaths(dir.path, 'objects', 'abc').file, join(leaf, 'abc'));
     const held = readdirSync(tmp);
     assert.equal(held.length, 1, 'the temp file is held until a checkpoint');
     assert.equal(statSync(join(tmp, held[0])).ino, statSync(join(leaf, 'abc')).ino, 'a third name of the same inode');
+
+    const small = Buffer.from('layout');
+    await conn.put({ container: 'objects', id: 'def', body: Readable.from([small]), size: small.length, digestAlgorithm: 'sha512' });
+    const smallLeaf = leafOf(dir.path, 'def', 1);
+    const smallDigest = createHash('sha512').update(small).digest('hex');
+    assert.deepEqual(readdirSync(smallLeaf).filter((n) => n.includes('def')).sort(), [`.def.sha512.${smallDigest}`, 'def']);
+    assert.equal(readFileSync(join(smallLeaf, 'def'), 'utf8'), 'layout');
+    assert.equal(readdirSync(tmp).length, 1, 'a small object holds no temp file');
+    const segments = readdirSync(inline);
+    assert.equal(segments.length, 1, 'its bytes wait in a segment');
+    assert.ok(readFileSync(join(inline, segments[0])).includes(small));
+    assert.deepEqual(JSON.parse(readFileSync(join(dir.path, '.coffre-offer', 'layout.json'), 'utf8')), { levelWidth: 1 });
   } finally {
     await conn.close();
   }
   try {
     assert.deepEqual(readdirSync(tmp), [], 'the last close checkpoints: nothing held');
+    assert.deepEqual(readdirSync(inline), [], 'and no segment left');
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('fs layout: an offer made by an earlier version (a write log, no layout.json) keeps its two hex digits per level', async () => {
+  const dir = tempDir();
+  try {
+    // As the earlier version left it: one object under objects/xx/yy, its record in the log.
+    const data = Buffer.from('old');
+    const digest = createHash('sha256').update(data).digest('hex');
+    const leaf = leafOf(dir.path, 'old-1', 2);
+    mkdirSync(leaf, { recursive: true });
+    writeFileSync(join(leaf, 'old-1'), data);
+    linkSync(join(leaf, 'old-1'), join(leaf, `.old-1.sha256.${digest}`));
+    mkdirSync(join(dir.path, '.coffre-offer', 'tmp'), { recursive: true });
+    writeFileSync(join(dir.path, '.coffre-offer', 'write-log.jsonl'), JSON.stringify({ sequence: 1, container: 'objects', id: 'old-1', action: 'write', at: new Date().toISOString() }) + '\n');
+    const conn = await driver.connect(fsOffer(dir.path));
+    try {
+      assert.equal(await conn.digest('objects', 'old-1', { algorithm: 'sha256' }), digest);
+      await conn.put({ container: 'objects', id: 'new-1', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha256' });
+      assert.ok(existsSync(join(leafOf(dir.path, 'new-1', 2), 'new-1')), 'new objects go to the same layout');
+      const ids: string[] = [];
+      for await (const e of conn.list('objects')) ids.push(e.id);
+      assert.deepEqual(ids.sort(), ['new-1', 'old-1']);
+    } finally {
+      await conn.close();
+    }
+    assert.deepEqual(JSON.parse(readFileSync(join(dir.path, '.coffre-offer', 'layout.json'), 'utf8')), { levelWidth: 2 });
   } finally {
     dir.cleanup();
   }
@@ -165,20 +212,25 @@ test('fs: a remove before the checkpoint takes the held temp file too; the log l
   const dir = tempDir();
   const conn = await driver.connect(fsOffer(dir.path));
   try {
-    await conn.put({ container: 'objects', id: 'x', body: Readable.from([Buffer.from('x')]), size: 1, digestAlgorithm: 'sha512' });
+    const big = Buffer.alloc(70_000, 'x');
+    await conn.put({ container: 'objects', id: 'x', body: Readable.from([big]), size: big.length, digestAlgorithm: 'sha512' });
+    await conn.put({ container: 'objects', id: 'y', body: Readable.from([Buffer.from('y')]), size: 1, digestAlgorithm: 'sha512' });
     assert.equal(readdirSync(join(dir.path, '.coffre-offer', 'tmp')).length, 1);
     assert.equal(await conn.remove('objects', 'x'), true);
+    assert.equal(await conn.remove('objects', 'y'), true);
     assert.deepEqual(readdirSync(join(dir.path, '.coffre-offer', 'tmp')), []);
     assert.equal(await conn.exists('objects', 'x'), false);
+    assert.equal(await conn.exists('objects', 'y'), false);
   } finally {
     await conn.close();
   }
   const again = await driver.connect(fsOffer(dir.path));
   try {
     assert.equal(await again.exists('objects', 'x'), false);
+    assert.equal(await again.exists('objects', 'y'), false, 'a small object removed stays removed (its segment is not replayed)');
     const entries = [];
     for await (const e of again.writeLog({})) entries.push(Object.keys(e).sort().join(','));
-    assert.deepEqual(entries, ['action,at,container,id,sequence', 'action,at,container,id,sequence'], 'contract fields only, no checkpoint line');
+    assert.deepEqual(entries, Array(4).fill('action,at,container,id,sequence'), 'contract fields only, no checkpoint line');
   } finally {
     await again.close();
     dir.cleanup();
@@ -193,12 +245,17 @@ for (const where of ['event loop', 'sync thread']) {
     checkpointPolicy.threadMinDirs = where === 'sync thread' ? 1 : Infinity;
     const conn = await driver.connect(fsOffer(dir.path));
     try {
-      for (const id of ['c1', 'c2', 'c3', 'c4']) await conn.put({ container: 'objects', id, body: Readable.from([Buffer.from(id)]), size: 2, digestAlgorithm: 'sha512' });
+      // Small (inline) and big (held) objects in turn.
+      const bodyOf = (id: string) => (id === 'c1' || id === 'c3' ? Buffer.from(id) : Buffer.alloc(70_000, id));
+      for (const id of ['c1', 'c2', 'c3', 'c4']) await conn.put({ container: 'objects', id, body: Readable.from([bodyOf(id)]), size: bodyOf(id).length, digestAlgorithm: 'sha512' });
       const tmp = join(dir.path, '.coffre-offer', 'tmp');
+      const inline = join(dir.path, '.coffre-offer', 'inline');
+      assert.equal(readdirSync(inline).length, 1, 'the bytes of c1 and c3 in a segment');
       const marks = () => readFileSync(join(dir.path, '.coffre-offer', 'write-log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => 'checkpoint' in l);
       // The holds go first, then the line is written: wait for both (a bound, not a timing check).
-      for (let i = 0; i < 1000 && (readdirSync(tmp).length > 1 || !marks().length); i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(readdirSync(tmp).length <= 1, `the first three holds are released (the fourth may wait for the timer): ${readdirSync(tmp)}`);
+      for (let i = 0; i < 1000 && (readdirSync(tmp).length > 1 || !marks().length || readdirSync(inline).length); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(readdirSync(tmp).length <= 1, `the first holds are released (the last may wait for the timer): ${readdirSync(tmp)}`);
+      assert.deepEqual(readdirSync(inline), [], 'the segment is removed once c1 and c3 are synced');
       const mark = marks()[0];
       assert.ok(mark && mark.from >= 4, `a checkpoint line from sequence 4 on: ${JSON.stringify(mark)}`);
       for (const id of ['c1', 'c2', 'c3', 'c4']) assert.equal(await conn.exists('objects', id), true);

@@ -8,8 +8,12 @@ const fsyncFd = promisify(fsync);
  * closing a folder takes microseconds, and through the pool's four threads each would queue
  * behind the fsyncs of every write in flight (three pool jobs per folder instead of one).
  */
-export async function fsyncFolder(dir: string): Promise<void> {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+export function fsyncFolder(dir: string): Promise<void> {
+  return fsyncPath(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+}
+
+async function fsyncPath(path: string, flags: number): Promise<void> {
+  const fd = openSync(path, flags);
   try {
     await fsyncFd(fd);
   } finally {
@@ -23,13 +27,22 @@ export async function fsyncFolder(dir: string): Promise<void> {
  * their own file syncs. A folder that vanished meanwhile (ENOENT) has nothing left to make
  * durable; any other failure is thrown once every sync started has ended.
  */
-export async function fsyncFolders(dirs: Iterable<string>, parallel: number): Promise<void> {
-  const queue = [...dirs];
+export function fsyncFolders(dirs: Iterable<string>, parallel: number): Promise<void> {
+  return fsyncAll(dirs, constants.O_RDONLY | constants.O_DIRECTORY, parallel);
+}
+
+/** Fsyncs files as fsyncFolders does folders (a file removed meanwhile has nothing left to sync). */
+export function fsyncFiles(files: Iterable<string>, parallel: number): Promise<void> {
+  return fsyncAll(files, constants.O_RDONLY, parallel);
+}
+
+async function fsyncAll(paths: Iterable<string>, flags: number, parallel: number): Promise<void> {
+  const queue = [...paths];
   let failure: unknown;
   const worker = async () => {
-    for (let dir = queue.pop(); dir !== undefined; dir = queue.pop()) {
+    for (let path = queue.pop(); path !== undefined; path = queue.pop()) {
       try {
-        await fsyncFolder(dir);
+        await fsyncPath(path, flags);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= err;
       }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync, linkSync, lstatSync, open as fsOpen, unlinkSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fsync, linkSync, lstatSync, mkdirSync, open as fsOpen, openSync, unlinkSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -21,17 +21,19 @@ import {
 import { fsyncDir } from '../../../platform/files.ts';
 import { FlushBehind } from './flush-behind.ts';
 import { Checkpointer } from './checkpoint.ts';
-import { checkContainer, digestLinkPath, folderChain, objectPaths, offerMetaDir, parseDigestLink, tmpDirOf, type ObjectPaths } from './layout.ts';
+import { checkContainer, digestLinkPath, folderChain, objectPaths, offerLayout, offerMetaDir, NEW_OFFER_WIDTH, parseDigestLink, tmpDirOf, type LevelWidth, type ObjectPaths } from './layout.ts';
 import { replay } from './recovery.ts';
 import { WriteLog } from './write-log.ts';
 
 /**
  * The local filesystem driver. Parameters: `path` (the offer's root folder, created on connect),
  * optional `quotaBytes` (usable capacity reported is then the least of the quota left and the
- * free space). Writes are atomic and never overwrite: temp file in the offer's temp folder, fsync,
- * links to the final name (fails if it exists) and to the digest link, then a line in the offer's
- * write log naming the temp file, which is kept ("held") until a checkpoint has synced the
- * object's folder (see checkpoint.ts); the log and the temp folder are synced once per batch.
+ * free space). Writes never overwrite an object. A streamed write: temp file in the offer's temp
+ * folder, fsync, a line in the offer's write log naming the temp file, links to the final name and
+ * to the digest link; the temp file is kept ("held") until a checkpoint has synced the object's
+ * folder (see checkpoint.ts); the log and the temp folder are synced once per batch. A small
+ * object (≤ 64 KiB): its bytes go with its log line, into a segment synced with the log
+ * (inline-segments.ts), then its file is written in place without a sync of its own.
  */
 
 /** Links `name` to `existing`; a name already there (left by an interrupted remove) is replaced. */
@@ -42,6 +44,40 @@ function linkReplacing(existing: string, name: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     unlinkSync(name);
     linkSync(existing, name);
+  }
+}
+
+/**
+ * A small object's file, written in place once its bytes are durable in a segment: create it
+ * (O_EXCL: never over another object; its folder made when missing), write, close, link the digest
+ * name to it. All synchronous: each call takes microseconds, less than handing it to a thread
+ * costs on a VM (measured: a message to a writer thread cost more than the four calls it saved).
+ * On failure the file is unlinked again.
+ */
+function writeInPlace(paths: ObjectPaths, data: Buffer, digestLink: string): void {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+  let fd: number;
+  try {
+    fd = openSync(paths.file, flags, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(paths.dir, { recursive: true });
+    fd = openSync(paths.file, flags, 0o644);
+  }
+  try {
+    try {
+      writeAllSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+    linkReplacing(paths.file, digestLink);
+  } catch (err) {
+    try {
+      unlinkSync(paths.file);
+    } catch {
+      // gone already
+    }
+    throw err;
   }
 }
 
@@ -191,6 +227,8 @@ interface SharedOffer {
   locks: KeyLocks;
   users: number;
   madeDirs: Map<string, Promise<unknown>>;
+  /** The offer's layout (read before the replay, which needs it). */
+  width: LevelWidth;
   ready: Promise<unknown>;
 }
 const shared = new Map<string, SharedOffer>();
@@ -203,9 +241,14 @@ async function openShared(root: string): Promise<SharedOffer> {
   if (!entry) {
     const tmpDir = tmpDirOf(root);
     const log = new WriteLog(offerMetaDir(root), [tmpDir]);
-    entry = { log, checkpoints: new Checkpointer(log, tmpDir), locks: new KeyLocks(), users: 0, madeDirs: new Map(), ready: replay(root, tmpDir, log) };
+    // `width` is the layout's once `ready` (no connection is handed out before).
+    const created: SharedOffer = { log, checkpoints: new Checkpointer(log, tmpDir), locks: new KeyLocks(), users: 0, madeDirs: new Map(), width: NEW_OFFER_WIDTH, ready: Promise.resolve() };
+    created.ready = offerLayout(root).then((width) => {
+      created.width = width;
+      return replay(root, tmpDir, log, width);
+    });
+    entry = created;
     shared.set(root, entry);
-    const created = entry;
     created.ready.catch(() => {
       if (shared.get(root) === created) shared.delete(root); // the next connect tries again
     });
@@ -297,7 +340,7 @@ class FsConnection implements Connection {
   async put(request: PutRequest): Promise<PutResult> {
     let paths: ObjectPaths;
     try {
-      paths = objectPaths(this.root, request.container, request.id);
+      paths = objectPaths(this.root, request.container, request.id, this.shared.width);
     } catch (err) {
       request.body.destroy();
       throw err;
@@ -305,6 +348,7 @@ class FsConnection implements Connection {
     const unlock = await this.shared.locks.lock(paths.file);
     try {
       if (nameExists(paths.file)) return await this.putOverExisting(request, paths);
+      if (request.size > 0 && request.size <= SMALL_OBJECT) return await this.putInline(request, paths);
       return await this.putNew(request, paths);
     } catch (err) {
       request.body.destroy();
@@ -341,11 +385,7 @@ class FsConnection implements Connection {
       // The size is still counted here. Without it (retries, direct callers), hash while writing.
       const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
       const bytes = { counted: 0, container, id, size };
-      const written = request.bytes && size > 0
-        ? await this.writeBytes(tmp, this.counted(bytes, request.bytes, hash), created)
-        : size > 0 && size <= SMALL_OBJECT
-          ? await this.writeSmall(tmp, request.body, bytes, hash, created)
-          : await this.writeStreamed(tmp, request.body, bytes, hash, created);
+      const written = await this.writeStreamed(tmp, request.body, bytes, hash, created);
       let digest: string;
       try {
         digest = hash ? hash.digest('hex') : await sourceDigest!;
@@ -384,6 +424,32 @@ class FsConnection implements Connection {
     } finally {
       if (tmpExists) await unlink(tmp).catch(() => {});
     }
+  }
+
+  /**
+   * A new small object whose bytes are in memory. Its record and its bytes go to the write log
+   * and a segment beside it (inline-segments.ts), made durable by the log's group commit with
+   * every other put of the batch: no sync of its own. Then its file is written (page cache only)
+   * and its digest link made; a checkpoint syncs them later, and a replay after a crash rewrites
+   * it from the segment if its file lost anything.
+   */
+  private async putInline(request: PutRequest, paths: ObjectPaths): Promise<PutResult> {
+    const { container, id, size, digestAlgorithm, sourceDigest } = request;
+    const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
+    const bytes = { counted: 0, container, id, size };
+    const data = request.bytes ? this.counted(bytes, request.bytes, hash) : await this.gather(request.body, bytes, hash);
+    const digest = hash ? hash.digest('hex') : await sourceDigest!;
+    const sequence = await this.log.appendInline({ container, id, action: 'write', at: new Date().toISOString(), size, algorithm: digestAlgorithm, digest }, data);
+    try {
+      writeInPlace(paths, data, digestLinkPath(paths, digestAlgorithm, digest));
+    } catch (err) {
+      // writeInPlace took back what it made; the record is answered by a delete line.
+      await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() }).catch(() => {});
+      this.log.release([sequence]);
+      throw err;
+    }
+    await this.checkpoints.add({ sequence, container, id, file: paths.file, dirs: this.dirsToSync(paths.dir) });
+    return { size, digest, alreadyExisted: false };
   }
 
   /**
@@ -427,52 +493,16 @@ class FsConnection implements Connection {
     return data;
   }
 
-  /**
-   * A small object: its bytes are gathered (at most SMALL_OBJECT) while the temp file is created,
-   * then written as writeBytes does.
-   */
-  private async writeSmall(tmp: string, body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined, created: () => void): Promise<WrittenFile> {
-    const opening = this.openSmall(tmp, created);
+  /** A small object's body, gathered in memory (at most SMALL_OBJECT bytes), counted and hashed. */
+  private async gather(body: Readable, bytes: { counted: number; container: string; id: string; size: number }, hash: Hash | undefined): Promise<Buffer> {
     const parts: Buffer[] = [];
-    try {
-      for await (const chunk of chunksOf(body)) {
-        this.count(bytes, chunk);
-        hash?.update(chunk);
-        parts.push(chunk);
-      }
-      this.checkEnd(bytes);
-    } catch (err) {
-      const fd = await opening.catch(() => undefined);
-      if (fd !== undefined) closeSync(fd);
-      throw err;
+    for await (const chunk of chunksOf(body)) {
+      this.count(bytes, chunk);
+      hash?.update(chunk);
+      parts.push(chunk);
     }
-    return this.writeBytes(tmp, parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes.size), created, opening);
-  }
-
-  /**
-   * Bytes in memory: sync() writes them with one O_SYNC write, which returns once they are on
-   * disk as fsync would: one job on the thread pool instead of a write on the main thread and an
-   * fsync job.
-   */
-  private async writeBytes(tmp: string, data: Buffer, created: () => void, opening = this.openSmall(tmp, created)): Promise<WrittenFile> {
-    const fd = await opening;
-    return {
-      sync: async () => {
-        try {
-          await writeAll(fd, data);
-        } finally {
-          closeSync(fd);
-        }
-      },
-      abandon: () => closeSync(fd),
-    };
-  }
-
-  /** Creates a small object's temp file (creating an inode can wait on the filesystem journal: off the main thread). */
-  private openSmall(tmp: string, created: () => void): Promise<number> {
-    const opening = openFd(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_SYNC, 0o644).then((fd) => (created(), fd));
-    opening.catch(() => {}); // awaited by the caller, or closed if the body fails first
-    return opening;
+    this.checkEnd(bytes);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes.size);
   }
 
   /** Any other object: streamed to the temp file as it comes; sync() is an fsync. */
@@ -554,7 +584,7 @@ class FsConnection implements Connection {
   }
 
   async get(container: string, id: string, range?: ByteRange): Promise<GetResult> {
-    const paths = objectPaths(this.root, container, id);
+    const paths = objectPaths(this.root, container, id, this.shared.width);
     try {
       const st = await stat(paths.file);
       const size = st.size;
@@ -579,7 +609,7 @@ class FsConnection implements Connection {
   }
 
   async exists(container: string, id: string): Promise<boolean> {
-    const paths = objectPaths(this.root, container, id);
+    const paths = objectPaths(this.root, container, id, this.shared.width);
     try {
       await stat(paths.file);
       return true;
@@ -590,7 +620,7 @@ class FsConnection implements Connection {
   }
 
   async digest(container: string, id: string, options: { algorithm: DigestAlgorithm; noCache?: boolean }): Promise<string | null> {
-    const paths = objectPaths(this.root, container, id);
+    const paths = objectPaths(this.root, container, id, this.shared.width);
     try {
       return await this.digestOf(paths, options.algorithm, options.noCache ?? false);
     } catch (err) {
@@ -599,7 +629,7 @@ class FsConnection implements Connection {
   }
 
   async remove(container: string, id: string): Promise<boolean> {
-    const paths = objectPaths(this.root, container, id);
+    const paths = objectPaths(this.root, container, id, this.shared.width);
     const unlock = await this.shared.locks.lock(paths.file);
     try {
       return await this.removeLocked(container, id, paths);

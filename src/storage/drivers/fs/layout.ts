@@ -1,16 +1,23 @@
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../../../platform/files.ts';
 import { StorageError, type DigestAlgorithm } from '../../contract.ts';
 
 /**
- * Where the `fs` driver keeps things. Objects: <root>/<container>/<xx>/<yy>/<id>, where xx/yy are
- * the first two bytes (hex) of SHA-256(id), so that no folder grows past a few thousand entries.
+ * Where the `fs` driver keeps things. Objects: <root>/<container>/<x>/<y>/<id>, where x and y are
+ * the first two hex digits of SHA-256(id): 256 leaf folders, so that a young offer does not make a
+ * new folder for nearly every object (each one an inode to allocate and a folder to sync), while
+ * a million objects still make only ~4,000 per folder (ext4 indexes big folders). Offers made by
+ * earlier versions use two digits per level (`xx/yy`); the width is kept in
+ * `.coffre-offer/layout.json` (see offerLayout).
  * Beside each object, its digest: Node cannot set extended attributes without a native module,
  * so the digest is kept in the name of a second hard link to the object's inode,
  * `.<id>.<algorithm>.<hex>` (a sidecar that costs no inode and no data block and cannot be torn;
  * it is trusted only while it points to the object's inode). While writing: the offer's temp folder
  * `.coffre-offer/tmp/<container>.<id>.<random>.tmp` (same filesystem; linked into place once synced,
- * then kept as a third name of the object — "held" — until a checkpoint, see checkpoint.ts).
+ * then kept as a third name of the object — "held" — until a checkpoint, see checkpoint.ts); small
+ * objects' bytes wait for a checkpoint in `.coffre-offer/inline/<sequence>.seg` (inline-segments.ts).
  * Names starting with '.' are never valid ids or containers, so they never clash with objects.
  */
 
@@ -35,12 +42,35 @@ export interface ObjectPaths {
   file: string;
 }
 
-export function objectPaths(root: string, container: string, id: string): ObjectPaths {
+/** Hex digits per level of the hashed layout. */
+export type LevelWidth = 1 | 2;
+/** The width of offers made by this version. */
+export const NEW_OFFER_WIDTH: LevelWidth = 1;
+
+export function objectPaths(root: string, container: string, id: string, width: LevelWidth = NEW_OFFER_WIDTH): ObjectPaths {
   checkContainer(container);
   checkId(id);
   const h = createHash('sha256').update(id).digest('hex');
-  const dir = join(root, container, h.slice(0, 2), h.slice(2, 4));
+  const dir = join(root, container, h.slice(0, width), h.slice(width, 2 * width));
   return { dir, id, file: join(dir, id) };
+}
+
+/**
+ * The layout width of the offer in `root`, from its `layout.json`. Without one, an offer that has
+ * a write log was made by an earlier version (two digits per level) and a new offer gets this
+ * version's width; either way the answer is written down for the next time.
+ */
+export async function offerLayout(root: string): Promise<LevelWidth> {
+  const meta = offerMetaDir(root);
+  const file = join(meta, 'layout.json');
+  if (existsSync(file)) {
+    const width = (JSON.parse(readFileSync(file, 'utf8')) as { levelWidth?: unknown }).levelWidth;
+    if (width !== 1 && width !== 2) throw new Error(`${file}: levelWidth must be 1 or 2, not ${JSON.stringify(width)}`);
+    return width;
+  }
+  const width: LevelWidth = existsSync(join(meta, 'write-log.jsonl')) ? 2 : NEW_OFFER_WIDTH;
+  await writeFileAtomic(file, JSON.stringify({ levelWidth: width }) + '\n');
+  return width;
 }
 
 /** The folder holding the offer's own files (write log). */

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, linkSync, lstatSync, readdirSync, renameSync, unlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, fsyncSync, linkSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { fsyncFolder, fsyncFolders } from './folders.ts';
-import { digestLinkPath, folderChain, objectPaths, parseDigestLink, type ObjectPaths } from './layout.ts';
+import { fsyncFiles, fsyncFolder, fsyncFolders } from './folders.ts';
+import { digestLinkPath, folderChain, objectPaths, parseDigestLink, type LevelWidth, type ObjectPaths } from './layout.ts';
 import type { LogRecord, WriteLog } from './write-log.ts';
 
 /**
@@ -12,15 +12,17 @@ import type { LogRecord, WriteLog } from './write-log.ts';
  * entries agree with the last record: after a write whose held temp file is still there, the
  * object's name and digest link point to the held inode (made again when a crash lost them, once
  * the held file's size and digest are checked against the record; a name that points to another
- * inode is never replaced); after a delete, the object's names are gone (a hold of an earlier
- * write never brings it back).
+ * inode is never replaced); after a small object's write, its file holds the bytes kept in the
+ * write's segment (rewritten from them when the crash lost or tore it); after a delete, the
+ * object's names are gone (a hold of an earlier write never brings it back).
  * Then the folders are synced, the holds released and a checkpoint line written, as a checkpoint
  * would. Running it again finds nothing to do (every hold is released).
  */
-export async function replay(root: string, tmpDir: string, log: WriteLog): Promise<{ redone: number; deleted: number }> {
+export async function replay(root: string, tmpDir: string, log: WriteLog, width: LevelWidth): Promise<{ redone: number; deleted: number }> {
   const records = await log.recordsToReplay();
   const holds = new Set<string>();
   const dirs = new Set<string>();
+  const files = new Set<string>();
   let redone = 0;
   let deleted = 0;
   for (const history of byObject(records).values()) {
@@ -28,7 +30,7 @@ export async function replay(root: string, tmpDir: string, log: WriteLog): Promi
     const last = history[history.length - 1];
     let paths: ObjectPaths;
     try {
-      paths = objectPaths(root, last.container, last.id);
+      paths = objectPaths(root, last.container, last.id, width);
     } catch {
       continue; // not a record this driver wrote
     }
@@ -36,6 +38,14 @@ export async function replay(root: string, tmpDir: string, log: WriteLog): Promi
       if (removeNames(paths)) {
         deleted++;
         dirs.add(paths.dir);
+      }
+      continue;
+    }
+    if (last.inline && last.algorithm && last.digest && last.size !== undefined) {
+      if (await restoreInline(log, paths, last)) {
+        redone++;
+        files.add(paths.file);
+        for (const d of folderChain(root, paths.dir)) dirs.add(d);
       }
       continue;
     }
@@ -59,7 +69,11 @@ export async function replay(root: string, tmpDir: string, log: WriteLog): Promi
     // What the crashed process made may all be lost on a power cut: the whole chain is synced.
     for (const d of folderChain(root, paths.dir)) dirs.add(d);
   }
-  if (!holds.size && !dirs.size) return { redone, deleted };
+  if (!holds.size && !dirs.size) {
+    log.releaseSegments(log.firstUnreleased()); // left by a run that stopped before its last checkpoint removed them
+    return { redone, deleted };
+  }
+  await fsyncFiles(files, 4);
   await fsyncFolders(dirs, 4);
   for (const h of holds) {
     try {
@@ -69,8 +83,42 @@ export async function replay(root: string, tmpDir: string, log: WriteLog): Promi
     }
   }
   await fsyncFolder(tmpDir);
-  await log.appendCheckpoint({ checkpoint: new Date().toISOString(), from: log.firstUnreleased() });
+  const from = log.firstUnreleased();
+  await log.appendCheckpoint({ checkpoint: new Date().toISOString(), from });
+  log.releaseSegments(from);
   return { redone, deleted };
+}
+
+/**
+ * A small object's write (its bytes in a segment): its file must hold those bytes. Its file was
+ * written without a sync, so a crash of the machine may have lost or torn it: it is written again
+ * from the segment (a new file renamed over the name) unless it has the right size and digest.
+ * A segment that lacks the bytes means the write never answered (the record reached the disk
+ * before them): nothing is made. Returns whether the object is there (and must be synced).
+ */
+async function restoreInline(log: WriteLog, paths: ObjectPaths, record: LogRecord): Promise<boolean> {
+  const bytes = await log.readInline(record.inline!, record.size!);
+  if (!bytes || createHash(record.algorithm!).update(bytes).digest('hex') !== record.digest) return false;
+  let st = statOf(paths.file);
+  if (!st || !(await matches(paths.file, st.size, record))) {
+    await mkdir(paths.dir, { recursive: true });
+    const fresh = join(paths.dir, `.${paths.id}.${randomBytes(6).toString('hex')}.replay`);
+    const fd = openSync(fresh, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    try {
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(fresh, paths.file);
+    st = lstatSync(paths.file);
+  }
+  linkAs(paths.file, st.ino, digestLinkPath(paths, record.algorithm!, record.digest!));
+  return true;
+}
+
+function statOf(path: string): Stats | undefined {
+  return lstatSync(path, { throwIfNoEntry: false });
 }
 
 /** The inode a name points to, or undefined when there is no such name. */

@@ -6,14 +6,14 @@ import { RequestThread } from '../../../platform/job-thread.ts';
  * done from the main thread costs it an open, a close and a hand-over to the pool (system calls
  * of 5-15 µs each on a VM), while the pool's four threads are wanted by the writes' own syncs.
  * Here the main thread posts one message per checkpoint. The steps run in order, each only after
- * the previous one succeeded: sync `dirs`, unlink `unlink`, sync `after`.
+ * the previous one succeeded: sync `files` and `dirs`, unlink `unlink`, sync `after`.
  *
  * `dirs` are made durable with one syncfs(2) of their filesystem when they are many (`sync -f`,
  * coreutils; Node has no syncfs): one journal commit for the whole checkpoint instead of a sync
  * per folder (~2 per object in a young offer, whose leaf folders are new). It flushes whatever
  * else is dirty on that filesystem too, which is why only this thread, off every write's path,
- * runs it. Where `sync -f` is missing or fails, the folders are synced one by one (a real I/O
- * error then shows there).
+ * runs it. Where `sync -f` is missing or fails, the files written without a sync (`files`, small
+ * objects) and the folders are synced one by one (a real I/O error then shows there).
  */
 
 // The thread's whole program (plain JS, evaluated: works the same under tsx and from a bundle).
@@ -21,9 +21,12 @@ const SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { closeSync, constants, fsyncSync, openSync, unlinkSync } = require('node:fs');
 function syncFolder(dir) {
+  syncPath(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+}
+function syncPath(path, flags) {
   let fd;
   try {
-    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    fd = openSync(path, flags);
   } catch (err) {
     if (err.code === 'ENOENT') return; // gone meanwhile: nothing left to make durable
     throw err;
@@ -44,7 +47,10 @@ function syncFilesystem(dir) {
 }
 parentPort.on('message', (m) => {
   try {
-    if (!(m.syncfs && m.dirs.length && syncFilesystem(m.syncfs))) for (const d of m.dirs) syncFolder(d);
+    if (!(m.syncfs && m.dirs.length && syncFilesystem(m.syncfs))) {
+      for (const f of m.files) syncPath(f, constants.O_RDONLY);
+      for (const d of m.dirs) syncFolder(d);
+    }
     for (const f of m.unlink) {
       try { unlinkSync(f); } catch (err) { if (err.code !== 'ENOENT') throw err; }
     }
@@ -56,6 +62,8 @@ parentPort.on('message', (m) => {
 });`;
 
 export interface SyncJob {
+  /** Files written without a sync of their own (small objects, whose bytes wait in a segment). */
+  files: string[];
   dirs: string[];
   /** A folder on the filesystem of every one of `dirs`: sync that filesystem instead of each folder. */
   syncfs?: string;

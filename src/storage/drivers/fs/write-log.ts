@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import type { DigestAlgorithm, WriteLogEntry } from '../../contract.ts';
 import { fsyncDir } from '../../../platform/files.ts';
 import { fsyncFolder } from './folders.ts';
+import { InlineSegments, type InlinePlace, type SegmentSync } from './inline-segments.ts';
 
 const fdatasyncFd = promisify(fdatasync);
 const fsyncFd = promisify(fsync);
@@ -27,6 +28,8 @@ export interface LogRecord extends WriteLogEntry {
   algorithm?: DigestAlgorithm;
   digest?: string;
   hold?: string;
+  /** A small object written inline: its bytes wait in this segment until a checkpoint (inline-segments.ts). */
+  inline?: InlinePlace;
 }
 
 /**
@@ -43,6 +46,8 @@ type Line = { record: Omit<LogRecord, 'sequence'> } | { mark: CheckpointLine };
 interface PendingAppend {
   line: Line;
   dirs: string[];
+  /** A small object's bytes, to be durable with its record. */
+  data?: Buffer;
   resolve(seq: number): void;
   reject(err: unknown): void;
 }
@@ -77,6 +82,7 @@ export class WriteLog {
   private opening?: Promise<void>;
   /** Sequences of writes with a hold not yet released (written, in flight or waiting for a checkpoint). */
   private readonly unreleased = new Set<number>();
+  private segments?: InlineSegments;
 
   /** Open descriptors of the folders synced with most batches (`steadyDirs`): no open/close per flush. */
   private readonly dirFds = new Map<string, number>();
@@ -101,9 +107,10 @@ export class WriteLog {
   async ensureOpen(): Promise<void> {
     if (this.handle) return;
     this.opening ??= (async () => {
-      await mkdir(this.dir, { recursive: true });
+      await mkdir(join(this.dir, 'inline'), { recursive: true });
       const handle = await open(this.path, 'a+'); // read too: resync looks at the last byte
       await fsyncDir(this.dir);
+      this.segments ??= new InlineSegments(join(this.dir, 'inline'));
       await this.resync(handle);
       this.handle = handle;
     })();
@@ -183,14 +190,34 @@ export class WriteLog {
     return this.enqueue({ record: entry }, dirs);
   }
 
+  /**
+   * Appends the record of a small object's write together with its bytes (kept in a segment,
+   * see inline-segments.ts); resolves once both are on disk. The write is unreleased until a
+   * checkpoint has synced the object's own file.
+   */
+  appendInline(entry: Omit<LogRecord, 'sequence' | 'inline'>, data: Buffer): Promise<number> {
+    return this.enqueue({ record: entry }, [], data);
+  }
+
+  /** A small object's bytes as appendInline kept them (for the replay). */
+  async readInline(place: InlinePlace, size: number): Promise<Buffer | undefined> {
+    await this.ensureOpen();
+    return this.segments!.read(place, size);
+  }
+
+  /** Removes the segments whose writes are all before `from` (every one checkpointed). */
+  releaseSegments(from: number): void {
+    this.segments?.release(from);
+  }
+
   /** Appends a checkpoint line (written and synced with the next batch). */
   appendCheckpoint(mark: CheckpointLine): Promise<number> {
     return this.enqueue({ mark }, []);
   }
 
-  private enqueue(line: Line, dirs: string[]): Promise<number> {
+  private enqueue(line: Line, dirs: string[], data?: Buffer): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ line, dirs, resolve, reject });
+      this.pending.push({ line, dirs, data, resolve, reject });
       this.kick();
     });
   }
@@ -237,7 +264,8 @@ export class WriteLog {
       // The datasync covers every line written before ours, too. The folders of a batch are few
       // (the offer's temp folder, a removed object's folder) and synced at the same time.
       const dirs = new Set(batch.flatMap((p) => p.dirs));
-      await Promise.all([fdatasyncFd(done.handle.fd), ...[...dirs].map((d) => this.syncFolder(d))]);
+      if (done.segments.folder) dirs.add(done.segments.folder);
+      await Promise.all([fdatasyncFd(done.handle.fd), ...done.segments.fds.map((fd) => fdatasyncFd(fd)), ...[...dirs].map((d) => this.syncFolder(d))]);
       batch.forEach((p, i) => p.resolve(seqs[i]));
     } catch (err) {
       this.release(seqs); // the callers undo their writes
@@ -245,7 +273,7 @@ export class WriteLog {
     }
   }
 
-  private async appendLines(batch: PendingAppend[]): Promise<{ handle: FileHandle; seqs: number[] }> {
+  private async appendLines(batch: PendingAppend[]): Promise<{ handle: FileHandle; seqs: number[]; segments: SegmentSync }> {
     await this.ensureOpen();
     const handle = this.handle!;
     // Page-cache work only (microseconds): done here rather than queued on the thread pool.
@@ -253,7 +281,7 @@ export class WriteLog {
     if (size !== this.knownSize) await this.resync(handle);
     const seqs: number[] = [];
     let text = '';
-    for (const { line } of batch) {
+    for (const { line, data: bytes } of batch) {
       if ('mark' in line) {
         seqs.push(0);
         text += JSON.stringify(line.mark) + '\n';
@@ -261,13 +289,14 @@ export class WriteLog {
       }
       const sequence = ++this.lastSequence;
       seqs.push(sequence);
-      if (line.record.hold) this.unreleased.add(sequence);
-      text += JSON.stringify({ sequence, ...line.record }) + '\n';
+      if (line.record.hold || bytes) this.unreleased.add(sequence);
+      const inline = bytes ? this.segments!.write(sequence, bytes) : undefined;
+      text += JSON.stringify(inline ? { sequence, ...line.record, inline } : { sequence, ...line.record }) + '\n';
     }
     const data = Buffer.from(text);
     for (let off = 0; off < data.length; ) off += writeSync(handle.fd, data, off, data.length - off);
     this.knownSize = this.knownSize + data.length;
-    return { handle, seqs };
+    return { handle, seqs, segments: this.segments!.takeSync() };
   }
 
   /**
@@ -287,7 +316,7 @@ export class WriteLog {
       }
       if (!isRecord(v)) continue;
       if (from !== undefined && v.sequence < from) break;
-      if (v.action === 'write' && !v.hold) break;
+      if (v.action === 'write' && !v.hold && !v.inline) break;
       found.push(v);
     }
     return found.reverse();
@@ -317,6 +346,8 @@ export class WriteLog {
     while (this.flushes.size || this.pending.length) await Promise.all([...this.flushes]);
     await this.handle?.close();
     this.handle = undefined;
+    this.segments?.close();
+    this.segments = undefined;
     for (const fd of this.dirFds.values()) closeSync(fd);
     this.dirFds.clear();
   }

@@ -1,0 +1,172 @@
+import { closeSync, constants, openSync, readdirSync, readSync, unlinkSync, writevSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Where small objects' bytes wait for a checkpoint (see checkpoint.ts). A small object's put
+ * appends its bytes to the current segment file and its record to the write log in the same
+ * group commit: one datasync of each, shared by every put of the batch, makes the bytes durable
+ * before the object's own file (written without a sync) is. After a crash, the replay rewrites
+ * any object whose file lost its bytes from its segment (recovery.ts). Segments are removed once
+ * a checkpoint has synced every object written to them; the next write starts a new one.
+ *
+ * Segment files: `<folder>/<first sequence>.seg`, raw bytes one object after another (the record
+ * gives the segment, offset and size).
+ */
+
+export interface InlinePlace {
+  segment: string;
+  offset: number;
+}
+
+interface Segment {
+  name: string;
+  fd?: number;
+  size: number;
+  /** The last sequence written to it (0 for a segment found at start: older than anything new). */
+  lastSequence: number;
+  /** Written to since the last sync, and so in need of one. */
+  dirty: boolean;
+  /** Bytes given since the last sync, written by takeSync() in one call. */
+  queued: Buffer[];
+  /** Where the first of `queued` goes. */
+  queuedAt: number;
+  /** Its name is not durable yet: the folder must be synced with its first flush. */
+  newName: boolean;
+}
+
+/** A flush's part: the descriptors to datasync, and whether the folder must be synced (a new segment). */
+export interface SegmentSync {
+  fds: number[];
+  folder?: string;
+}
+
+export class InlineSegments {
+  private current?: Segment;
+  private readonly older: Segment[] = [];
+
+  constructor(private readonly dir: string) {
+    try {
+      for (const name of readdirSync(dir)) if (name.endsWith('.seg')) this.older.push({ name, size: 0, lastSequence: 0, dirty: false, newName: false, queued: [], queuedAt: 0 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
+  /** Takes an object's bytes for the record of `sequence` (written with the others of its flush, see takeSync). */
+  write(sequence: number, data: Buffer): InlinePlace {
+    let seg = this.current;
+    if (!seg) {
+      const name = `${sequence}.seg`;
+      const fd = openSync(join(this.dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
+      seg = this.current = { name, fd, size: 0, lastSequence: sequence, dirty: false, newName: true, queued: [], queuedAt: 0 };
+    }
+    const offset = seg.size;
+    if (!seg.queued.length) seg.queuedAt = offset;
+    seg.queued.push(data);
+    seg.size += data.length;
+    seg.lastSequence = sequence;
+    seg.dirty = true;
+    return { segment: seg.name, offset };
+  }
+
+  /**
+   * Writes the bytes given since the last call (page cache only: one system call for a whole
+   * flush) and says what the flush must sync with its lines.
+   */
+  takeSync(): SegmentSync {
+    const sync: SegmentSync = { fds: [] };
+    for (const seg of this.current ? [...this.older, this.current] : this.older) {
+      if (!seg.dirty || seg.fd === undefined) continue;
+      writeAllAt(seg.fd, seg.queued, seg.queuedAt);
+      seg.queued = [];
+      seg.dirty = false;
+      sync.fds.push(seg.fd);
+      if (seg.newName) {
+        seg.newName = false;
+        sync.folder = this.dir;
+      }
+    }
+    return sync;
+  }
+
+  /**
+   * Called once a checkpoint line says every write before sequence `from` is durable in its own
+   * file: the current segment is ended (the next write starts another), and segments that hold
+   * nothing from `from` on are removed. A segment whose sync is still under way keeps its
+   * descriptor until close().
+   */
+  release(from: number): void {
+    if (this.current && this.current.size > 0) {
+      this.older.push(this.current);
+      this.current = undefined;
+    }
+    for (let i = this.older.length - 1; i >= 0; i--) {
+      const seg = this.older[i];
+      if (seg.lastSequence >= from || seg.dirty) continue;
+      try {
+        unlinkSync(join(this.dir, seg.name));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      if (seg.fd !== undefined) closeSync(seg.fd);
+      this.older.splice(i, 1);
+    }
+  }
+
+  /** An object's bytes, as the replay reads them back (undefined when the segment is missing or short). */
+  read(place: InlinePlace, size: number): Buffer | undefined {
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir, place.segment), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const buf = Buffer.alloc(size);
+      let got = 0;
+      while (got < size) {
+        const n = readSync(fd, buf, got, size - got, place.offset + got);
+        if (n === 0) return undefined;
+        got += n;
+      }
+      return buf;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  close(): void {
+    for (const seg of this.current ? [...this.older, this.current] : this.older) {
+      if (seg.fd !== undefined) closeSync(seg.fd);
+      seg.fd = undefined;
+    }
+  }
+}
+
+/** Most buffers one writev takes (IOV_MAX on Linux). */
+const MAX_BUFFERS_PER_WRITE = 1024;
+
+/** Writes buffers one after another from `position`, in as few calls as the kernel allows. */
+function writeAllAt(fd: number, buffers: Buffer[], position: number): void {
+  let pos = position;
+  for (let i = 0; i < buffers.length; ) {
+    let group = buffers.slice(i, i + MAX_BUFFERS_PER_WRITE);
+    i += group.length;
+    let left = group.reduce((n, b) => n + b.length, 0);
+    while (left > 0) {
+      const n = writevSync(fd, group, pos);
+      pos += n;
+      left -= n;
+      if (left > 0) group = rest(group, n); // a short write: go on where it stopped
+    }
+  }
+}
+
+/** The buffers that remain once `n` bytes of them are written. */
+function rest(buffers: Buffer[], n: number): Buffer[] {
+  let skip = n;
+  let i = 0;
+  while (skip >= buffers[i].length) skip -= buffers[i++].length;
+  return [buffers[i].subarray(skip), ...buffers.slice(i + 1)];
+}
