@@ -29,6 +29,7 @@ test('fs layout: container/x/y/id from a hash of the id, digest kept in a link b
   const conn = await driver.connect(fsOffer(dir.path));
   const tmp = join(dir.path, '.coffre-offer', 'tmp');
   const inline = join(dir.path, '.coffre-offer', 'inline');
+  const small = Buffer.from('layout');
   try {
     const big = Buffer.alloc(100_000, 'b');
     await conn.put({ container: 'objects', id: 'abc', body: Readable.from([big]), size: big.length, digestAlgorithm: 'sha512' });
@@ -41,16 +42,16 @@ test('fs layout: container/x/y/id from a hash of the id, digest kept in a link b
     assert.equal(held.length, 1, 'the temp file is held until a checkpoint');
     assert.equal(statSync(join(tmp, held[0])).ino, statSync(join(leaf, 'abc')).ino, 'a third name of the same inode');
 
-    const small = Buffer.from('layout');
     await conn.put({ container: 'objects', id: 'def', body: Readable.from([small]), size: small.length, digestAlgorithm: 'sha512' });
-    const smallLeaf = leafOf(dir.path, 'def', 1);
-    const smallDigest = createHash('sha512').update(small).digest('hex');
-    assert.deepEqual(readdirSync(smallLeaf).filter((n) => n.includes('def')).sort(), [`.def.sha512.${smallDigest}`, 'def']);
-    assert.equal(readFileSync(join(smallLeaf, 'def'), 'utf8'), 'layout');
     assert.equal(readdirSync(tmp).length, 1, 'a small object holds no temp file');
     const segments = readdirSync(inline);
     assert.equal(segments.length, 1, 'its bytes wait in a segment');
     assert.ok(readFileSync(join(inline, segments[0])).includes(small));
+    assert.equal(existsSync(join(leafOf(dir.path, 'def', 1), 'def')), false, 'its file is written by the next checkpoint');
+    const got = await conn.get('objects', 'def');
+    assert.equal(got.size, small.length);
+    assert.deepEqual(Buffer.concat(await collect(got.body)), small, 'read meanwhile from the segment');
+    assert.equal(await conn.exists('objects', 'def'), true);
     assert.deepEqual(JSON.parse(readFileSync(join(dir.path, '.coffre-offer', 'layout.json'), 'utf8')), { levelWidth: 1 });
   } finally {
     await conn.close();
@@ -58,10 +59,26 @@ test('fs layout: container/x/y/id from a hash of the id, digest kept in a link b
   try {
     assert.deepEqual(readdirSync(tmp), [], 'the last close checkpoints: nothing held');
     assert.deepEqual(readdirSync(inline), [], 'and no segment left');
+    const smallLeaf = leafOf(dir.path, 'def', 1);
+    const smallDigest = createHash('sha512').update(small).digest('hex');
+    assert.deepEqual(readdirSync(smallLeaf).filter((n) => n.includes('def')).sort(), [`.def.sha512.${smallDigest}`, 'def']);
+    assert.equal(readFileSync(join(smallLeaf, 'def'), 'utf8'), 'layout');
   } finally {
     dir.cleanup();
   }
 });
+
+async function collect(body: AsyncIterable<unknown>): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  return chunks;
+}
+
+/** Closes a connection (its last close checkpoints: small objects' files are written) and opens another. */
+async function reopen(conn: Awaited<ReturnType<typeof driver.connect>>, path: string) {
+  await conn.close();
+  return driver.connect(fsOffer(path));
+}
 
 test('fs layout: an offer made by an earlier version (a write log, no layout.json) keeps its two hex digits per level', async () => {
   const dir = tempDir();
@@ -78,7 +95,7 @@ test('fs layout: an offer made by an earlier version (a write log, no layout.jso
     const conn = await driver.connect(fsOffer(dir.path));
     try {
       assert.equal(await conn.digest('objects', 'old-1', { algorithm: 'sha256' }), digest);
-      await conn.put({ container: 'objects', id: 'new-1', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha256' });
+      await conn.put({ container: 'objects', id: 'new-1', body: Readable.from([Buffer.alloc(70_000)]), size: 70_000, digestAlgorithm: 'sha256' });
       assert.ok(existsSync(join(leafOf(dir.path, 'new-1', 2), 'new-1')), 'new objects go to the same layout');
       const ids: string[] = [];
       for await (const e of conn.list('objects')) ids.push(e.id);
@@ -94,10 +111,11 @@ test('fs layout: an offer made by an earlier version (a write log, no layout.jso
 
 test('fs digest(noCache) reads the bytes again: a rotten object is seen even when the sidecar says otherwise', async () => {
   const dir = tempDir();
-  const conn = await driver.connect(fsOffer(dir.path));
+  let conn = await driver.connect(fsOffer(dir.path));
   try {
     const data = Buffer.from('precious bytes');
     const { digest } = await conn.put({ container: 'objects', id: 'rot', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
+    conn = await reopen(conn, dir.path);
     const { file } = objectPaths(dir.path, 'objects', 'rot');
     const bad = Buffer.from(data);
     bad[0] ^= 1;
@@ -112,10 +130,11 @@ test('fs digest(noCache) reads the bytes again: a rotten object is seen even whe
 
 test('fs: a missing digest link is recomputed and kept; a stale one (other inode) is never trusted', async () => {
   const dir = tempDir();
-  const conn = await driver.connect(fsOffer(dir.path));
+  let conn = await driver.connect(fsOffer(dir.path));
   try {
     const data = Buffer.from('kept digest check');
     const { digest } = await conn.put({ container: 'objects', id: 'sc', body: Readable.from([data]), size: data.length, digestAlgorithm: 'sha512' });
+    conn = await reopen(conn, dir.path);
     const { dir: leaf, file } = objectPaths(dir.path, 'objects', 'sc');
     const link = join(leaf, `.sc.sha512.${digest}`);
     unlinkSync(link);

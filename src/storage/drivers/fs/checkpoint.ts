@@ -2,6 +2,7 @@ import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncFiles, fsyncFolder, fsyncFolders } from './folders.ts';
 import { SyncThread, type SyncJob } from './sync-thread.ts';
+import type { PendingObject, PendingObjects } from './pending.ts';
 import type { WriteLog } from './write-log.ts';
 
 /**
@@ -13,14 +14,16 @@ import type { WriteLog } from './write-log.ts';
  * folder, both shared by a whole batch of puts, make the bytes and a name for them durable. Should
  * the real names be lost in a crash, the replay at the next start (recovery.ts) links them again
  * from the held temp files. A small object goes further: its bytes are written with its record,
- * into a segment beside the log (inline-segments.ts), so that its own file needs no sync at all
- * until the checkpoint (a file's sync costs about as much for 4 KiB as for a megabyte).
+ * into a segment beside the log (inline-segments.ts), and its own file is left to the checkpoint
+ * (pending.ts): a file's sync costs about as much for 4 KiB as for a megabyte, and its four system
+ * calls cost the event loop more than the checkpoint's thread.
  *
- * A checkpoint releases the holds: it syncs the small objects' files and the distinct folders the
- * writes changed (one syncfs, or one sync per file and folder), then unlinks the held temp files,
- * syncs the temp folder, writes a checkpoint line telling the replay where to start, and removes
- * the segments whose objects are all synced. A hold is released only after the folders holding its names are synced,
- * so a crash at any point leaves every acknowledged object with a durable name.
+ * A checkpoint writes the pending small objects' files (on its thread), syncs them and the
+ * distinct folders the writes changed (one syncfs, or one sync per file and folder), unlinks the
+ * held temp files, syncs the temp folder, writes a checkpoint line telling the replay where to
+ * start, and removes the segments whose objects are all written. A hold is released only after
+ * the folders holding its names are synced, so a crash at any point leaves every acknowledged
+ * object with a durable name.
  */
 
 /**
@@ -43,8 +46,8 @@ interface Held {
   id: string;
   /** Name of the held temp file in the temp folder (a streamed write). */
   hold?: string;
-  /** The object's file, written without a sync (a small object, its bytes kept in a segment). */
-  file?: string;
+  /** A small object whose file this checkpoint writes from its segment (see pending.ts). */
+  pending?: PendingObject;
   /** Folders whose entries this write changed (its leaf, and its parents when not known durable). */
   dirs: string[];
 }
@@ -61,7 +64,13 @@ export class Checkpointer {
   constructor(
     private readonly log: WriteLog,
     private readonly tmpDir: string,
+    private readonly pending: PendingObjects,
   ) {}
+
+  /** Resolves when no checkpoint is running (a remove of an object being written waits for it). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
 
   /**
    * Records a write whose log record is durable; its hold is released by a later checkpoint.
@@ -120,14 +129,19 @@ export class Checkpointer {
     for (const h of batch) for (const d of h.dirs) dirs.add(d);
     // Every folder is under the offer's root, so on the temp folder's filesystem (links cannot cross filesystems).
     const holds = batch.flatMap((h) => (h.hold ? [join(this.tmpDir, h.hold)] : []));
-    const files = batch.flatMap((h) => (h.file ? [h.file] : []));
-    const job = { files, dirs: [...dirs], syncfs: this.tmpDir, unlink: holds, after: holds.length ? [this.tmpDir] : [] };
+    // Small objects still to write: not those removed (or written again) since their put.
+    const placed = batch.flatMap((h) => (h.pending && this.pending.get(h.pending.container, h.pending.id) === h.pending ? [h.pending] : []));
+    for (const p of placed) p.taken = true;
+    const place = placed.map((p) => ({ segment: p.segment, offset: p.offset, size: p.size, file: p.file, link: p.link }));
+    const job = { place, files: placed.map((p) => p.file), dirs: [...dirs], syncfs: this.tmpDir, unlink: holds, after: holds.length ? [this.tmpDir] : [] };
     try {
       await this.sync(job);
     } catch (err) {
+      for (const p of placed) p.taken = false;
       this.held = batch.concat(this.held);
       throw err;
     }
+    for (const p of placed) this.pending.delete(p);
     for (const d of dirs) this.durableDirs.add(d);
     if (this.durableDirs.size > 100_000) this.durableDirs.clear(); // a bound; forgetting only costs syncs
     this.log.release(batch.map((h) => h.sequence));
@@ -143,6 +157,16 @@ export class Checkpointer {
    * loop otherwise, or if the thread cannot run.
    */
   private async sync(job: SyncJob): Promise<void> {
+    if (job.place.length) {
+      // Small objects' files are written on the thread only; if it failed, a new one takes over.
+      this.thread ??= new SyncThread();
+      try {
+        return await this.thread.run(job);
+      } catch (err) {
+        if (!(err as NodeJS.ErrnoException).code) this.thread = undefined;
+        throw err; // the checkpoint failed: its objects stay pending, the next one tries again
+      }
+    }
     if (this.thread && job.dirs.length >= checkpointPolicy.threadMinDirs) {
       try {
         return await this.thread.run(job);

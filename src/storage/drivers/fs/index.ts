@@ -1,9 +1,9 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync, linkSync, lstatSync, mkdirSync, open as fsOpen, openSync, unlinkSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fsync, linkSync, lstatSync, open as fsOpen, openSync, readSync, unlinkSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   StorageError,
   type ByteRange,
@@ -23,6 +23,7 @@ import { FlushBehind } from './flush-behind.ts';
 import { Checkpointer } from './checkpoint.ts';
 import { checkContainer, digestLinkPath, folderChain, objectPaths, offerLayout, offerMetaDir, NEW_OFFER_WIDTH, parseDigestLink, tmpDirOf, type LevelWidth, type ObjectPaths } from './layout.ts';
 import { replay } from './recovery.ts';
+import { PendingObjects, pendingBytes, pendingDigest, type PendingObject } from './pending.ts';
 import { WriteLog } from './write-log.ts';
 
 /**
@@ -33,7 +34,7 @@ import { WriteLog } from './write-log.ts';
  * to the digest link; the temp file is kept ("held") until a checkpoint has synced the object's
  * folder (see checkpoint.ts); the log and the temp folder are synced once per batch. A small
  * object (≤ 64 KiB): its bytes go with its log line, into a segment synced with the log
- * (inline-segments.ts), then its file is written in place without a sync of its own.
+ * (inline-segments.ts); its file is written and synced by the next checkpoint (pending.ts).
  */
 
 /** Links `name` to `existing`; a name already there (left by an interrupted remove) is replaced. */
@@ -44,40 +45,6 @@ function linkReplacing(existing: string, name: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     unlinkSync(name);
     linkSync(existing, name);
-  }
-}
-
-/**
- * A small object's file, written in place once its bytes are durable in a segment: create it
- * (O_EXCL: never over another object; its folder made when missing), write, close, link the digest
- * name to it. All synchronous: each call takes microseconds, less than handing it to a thread
- * costs on a VM (measured: a message to a writer thread cost more than the four calls it saved).
- * On failure the file is unlinked again.
- */
-function writeInPlace(paths: ObjectPaths, data: Buffer, digestLink: string): void {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-  let fd: number;
-  try {
-    fd = openSync(paths.file, flags, 0o644);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(paths.dir, { recursive: true });
-    fd = openSync(paths.file, flags, 0o644);
-  }
-  try {
-    try {
-      writeAllSync(fd, data);
-    } finally {
-      closeSync(fd);
-    }
-    linkReplacing(paths.file, digestLink);
-  } catch (err) {
-    try {
-      unlinkSync(paths.file);
-    } catch {
-      // gone already
-    }
-    throw err;
   }
 }
 
@@ -227,6 +194,8 @@ interface SharedOffer {
   locks: KeyLocks;
   users: number;
   madeDirs: Map<string, Promise<unknown>>;
+  /** Small objects whose file the next checkpoint writes (read from their segment meanwhile). */
+  pending: PendingObjects;
   /** The offer's layout (read before the replay, which needs it). */
   width: LevelWidth;
   ready: Promise<unknown>;
@@ -242,7 +211,8 @@ async function openShared(root: string): Promise<SharedOffer> {
     const tmpDir = tmpDirOf(root);
     const log = new WriteLog(offerMetaDir(root), [tmpDir]);
     // `width` is the layout's once `ready` (no connection is handed out before).
-    const created: SharedOffer = { log, checkpoints: new Checkpointer(log, tmpDir), locks: new KeyLocks(), users: 0, madeDirs: new Map(), width: NEW_OFFER_WIDTH, ready: Promise.resolve() };
+    const pending = new PendingObjects();
+    const created: SharedOffer = { log, checkpoints: new Checkpointer(log, tmpDir, pending), locks: new KeyLocks(), users: 0, madeDirs: new Map(), pending, width: NEW_OFFER_WIDTH, ready: Promise.resolve() };
     created.ready = offerLayout(root).then((width) => {
       created.width = width;
       return replay(root, tmpDir, log, width);
@@ -297,7 +267,8 @@ class FsConnection implements Connection {
 
   private async usedBytes(): Promise<number> {
     let used = 0;
-    for (const c of await readdir(this.root).catch(() => [] as string[])) {
+    const containers = new Set([...(await readdir(this.root).catch(() => [] as string[])), ...this.shared.pending.containers()]);
+    for (const c of containers) {
       if (c.startsWith('.')) continue;
       for await (const e of this.list(c)) used += e.size;
     }
@@ -347,7 +318,8 @@ class FsConnection implements Connection {
     }
     const unlock = await this.shared.locks.lock(paths.file);
     try {
-      if (nameExists(paths.file)) return await this.putOverExisting(request, paths);
+      const pending = this.shared.pending.get(request.container, request.id);
+      if (pending || nameExists(paths.file)) return await this.putOverExisting(request, paths, pending);
       if (request.size > 0 && request.size <= SMALL_OBJECT) return await this.putInline(request, paths);
       return await this.putNew(request, paths);
     } catch (err) {
@@ -427,11 +399,11 @@ class FsConnection implements Connection {
   }
 
   /**
-   * A new small object whose bytes are in memory. Its record and its bytes go to the write log
-   * and a segment beside it (inline-segments.ts), made durable by the log's group commit with
-   * every other put of the batch: no sync of its own. Then its file is written (page cache only)
-   * and its digest link made; a checkpoint syncs them later, and a replay after a crash rewrites
-   * it from the segment if its file lost anything.
+   * A new small object (≤ SMALL_OBJECT). Its record and its bytes go to the write log and a
+   * segment beside it (inline-segments.ts), made durable by the log's group commit with every
+   * other put of the batch: no sync of its own. Its file and digest link are written by the next
+   * checkpoint, on its thread, then synced (see pending.ts); until then reads find it pending. A
+   * replay after a crash writes from the segment any file a crash lost or tore.
    */
   private async putInline(request: PutRequest, paths: ObjectPaths): Promise<PutResult> {
     const { container, id, size, digestAlgorithm, sourceDigest } = request;
@@ -439,16 +411,10 @@ class FsConnection implements Connection {
     const bytes = { counted: 0, container, id, size };
     const data = request.bytes ? this.counted(bytes, request.bytes, hash) : await this.gather(request.body, bytes, hash);
     const digest = hash ? hash.digest('hex') : await sourceDigest!;
-    const sequence = await this.log.appendInline({ container, id, action: 'write', at: new Date().toISOString(), size, algorithm: digestAlgorithm, digest }, data);
-    try {
-      writeInPlace(paths, data, digestLinkPath(paths, digestAlgorithm, digest));
-    } catch (err) {
-      // writeInPlace took back what it made; the record is answered by a delete line.
-      await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() }).catch(() => {});
-      this.log.release([sequence]);
-      throw err;
-    }
-    await this.checkpoints.add({ sequence, container, id, file: paths.file, dirs: this.dirsToSync(paths.dir) });
+    const { sequence, place } = await this.log.appendInline({ container, id, action: 'write', at: new Date().toISOString(), size, algorithm: digestAlgorithm, digest }, data);
+    const pending: PendingObject = { container, id, size, algorithm: digestAlgorithm, digest, segment: this.log.segmentPath(place), offset: place.offset, file: paths.file, link: digestLinkPath(paths, digestAlgorithm, digest), taken: false };
+    this.shared.pending.add(pending);
+    await this.checkpoints.add({ sequence, container, id, pending, dirs: this.dirsToSync(paths.dir) });
     return { size, digest, alreadyExisted: false };
   }
 
@@ -456,7 +422,7 @@ class FsConnection implements Connection {
    * An object with this id is there already: the same content is success (nothing written), other
    * content a conflict. The body is read to the end for its size and digest.
    */
-  private async putOverExisting(request: PutRequest, paths: ObjectPaths): Promise<PutResult> {
+  private async putOverExisting(request: PutRequest, paths: ObjectPaths, pending: PendingObject | undefined): Promise<PutResult> {
     const { container, id, size, digestAlgorithm, sourceDigest } = request;
     const hash = sourceDigest ? undefined : createHash(digestAlgorithm);
     const bytes = { counted: 0, container, id, size };
@@ -469,8 +435,8 @@ class FsConnection implements Connection {
       this.checkEnd(bytes);
     }
     const digest = hash ? hash.digest('hex') : await sourceDigest!;
-    const existing = await this.digestOf(paths, digestAlgorithm, false);
-    const existingSize = (await stat(paths.file)).size;
+    const existing = pending ? pendingDigest(pending, digestAlgorithm, false) : await this.digestOf(paths, digestAlgorithm, false);
+    const existingSize = pending ? pending.size : (await stat(paths.file)).size;
     if (existing === digest && existingSize === size) return { size, digest, alreadyExisted: true };
     throw new StorageError('CONFLICT', `object ${container}/${id} already exists on offer ${this.offer.id} with other content (${existingSize} bytes, ${digestAlgorithm} ${existing?.slice(0, 16)}…)`, false, this.offer.id);
   }
@@ -585,15 +551,16 @@ class FsConnection implements Connection {
 
   async get(container: string, id: string, range?: ByteRange): Promise<GetResult> {
     const paths = objectPaths(this.root, container, id, this.shared.width);
+    const pending = this.shared.pending.get(container, id);
     try {
+      if (pending) {
+        const bytes = pendingBytes(pending);
+        const [start, end] = this.rangeOf(range, pending.size, container, id);
+        return { body: Readable.from([bytes.subarray(start, end + 1)]), size: pending.size, ...(range ? {} : { digest: pending.digest }) };
+      }
       const st = await stat(paths.file);
       const size = st.size;
-      if (range) {
-        const end = range.end === undefined ? size - 1 : Math.min(range.end, size - 1);
-        if (!Number.isInteger(range.start) || range.start < 0 || range.start >= size || end < range.start) {
-          throw new StorageError('BAD_REQUEST', `range ${range.start}-${range.end ?? ''} is outside object ${container}/${id} (${size} bytes)`, false, this.offer.id);
-        }
-      }
+      if (range) this.rangeOf(range, size, container, id);
       const kept = range ? {} : await this.keptDigests(paths, st.ino);
       const digest = Object.values(kept)[0];
       const body: Readable = createReadStream(paths.file, {
@@ -608,8 +575,19 @@ class FsConnection implements Connection {
     }
   }
 
+  /** The first and last byte a range asks for (the whole object without one); a range outside the object is refused. */
+  private rangeOf(range: ByteRange | undefined, size: number, container: string, id: string): [number, number] {
+    if (!range) return [0, size - 1];
+    const end = range.end === undefined ? size - 1 : Math.min(range.end, size - 1);
+    if (!Number.isInteger(range.start) || range.start < 0 || range.start >= size || end < range.start) {
+      throw new StorageError('BAD_REQUEST', `range ${range.start}-${range.end ?? ''} is outside object ${container}/${id} (${size} bytes)`, false, this.offer.id);
+    }
+    return [range.start, end];
+  }
+
   async exists(container: string, id: string): Promise<boolean> {
     const paths = objectPaths(this.root, container, id, this.shared.width);
+    if (this.shared.pending.get(container, id)) return true;
     try {
       await stat(paths.file);
       return true;
@@ -622,6 +600,8 @@ class FsConnection implements Connection {
   async digest(container: string, id: string, options: { algorithm: DigestAlgorithm; noCache?: boolean }): Promise<string | null> {
     const paths = objectPaths(this.root, container, id, this.shared.width);
     try {
+      const pending = this.shared.pending.get(container, id);
+      if (pending) return pendingDigest(pending, options.algorithm, options.noCache ?? false);
       return await this.digestOf(paths, options.algorithm, options.noCache ?? false);
     } catch (err) {
       throw this.err(err, `digest of ${container}/${id}`);
@@ -639,6 +619,14 @@ class FsConnection implements Connection {
   }
 
   private async removeLocked(container: string, id: string, paths: ObjectPaths): Promise<boolean> {
+    const pending = this.shared.pending.get(container, id);
+    if (pending?.taken) await this.checkpoints.idle(); // its file is being written: then removed as any other
+    else if (pending) {
+      // Not written yet: it never will be (the checkpoint writes only objects still pending).
+      this.shared.pending.delete(pending);
+      await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() });
+      return true;
+    }
     try {
       await unlink(paths.file);
     } catch (err) {
@@ -659,6 +647,9 @@ class FsConnection implements Connection {
     void options; // a folder walk has no pages
     checkContainer(container);
     const base = join(this.root, container);
+    // Objects whose file a checkpoint has yet to write are listed from what their put recorded
+    // (after the walk, once each, even if the checkpoint writes their file meanwhile).
+    const pending = new Map(this.shared.pending.inContainer(container).map((p) => [p.id, p]));
     const names = async (dir: string) => {
       try {
         return (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
@@ -677,7 +668,7 @@ class FsConnection implements Connection {
           continue;
         }
         for (const id of all) {
-          if (id.startsWith('.')) continue;
+          if (id.startsWith('.') || pending.has(id)) continue;
           let st;
           try {
             st = await stat(join(dir, id));
@@ -696,6 +687,7 @@ class FsConnection implements Connection {
         }
       }
     }
+    for (const p of pending.values()) yield { id: p.id, size: p.size, digest: p.digest };
   }
 
   writeLog(options: { fromSequence?: number; limit?: number }): AsyncIterable<WriteLogEntry> {

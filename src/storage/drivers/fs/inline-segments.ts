@@ -4,10 +4,11 @@ import { join } from 'node:path';
 /**
  * Where small objects' bytes wait for a checkpoint (see checkpoint.ts). A small object's put
  * appends its bytes to the current segment file and its record to the write log in the same
- * group commit: one datasync of each, shared by every put of the batch, makes the bytes durable
- * before the object's own file (written without a sync) is. After a crash, the replay rewrites
- * any object whose file lost its bytes from its segment (recovery.ts). Segments are removed once
- * a checkpoint has synced every object written to them; the next write starts a new one.
+ * group commit: one datasync of each, shared by every put of the batch, makes the bytes durable;
+ * the object's own file is written later, by the next checkpoint (pending.ts). After a crash, the
+ * replay writes from its segment any object whose file is missing or lost its bytes
+ * (recovery.ts). Segments are removed once a checkpoint has written and synced every object kept
+ * in them; the next write starts a new one.
  *
  * Segment files: `<folder>/<first sequence>.seg`, raw bytes one object after another (the record
  * gives the segment, offset and size).

@@ -6,7 +6,8 @@ import { RequestThread } from '../../../platform/job-thread.ts';
  * done from the main thread costs it an open, a close and a hand-over to the pool (system calls
  * of 5-15 µs each on a VM), while the pool's four threads are wanted by the writes' own syncs.
  * Here the main thread posts one message per checkpoint. The steps run in order, each only after
- * the previous one succeeded: sync `files` and `dirs`, unlink `unlink`, sync `after`.
+ * the previous one succeeded: write the small objects' files of `place`, sync `files` and `dirs`,
+ * unlink `unlink`, sync `after`.
  *
  * `dirs` are made durable with one syncfs(2) of their filesystem when they are many (`sync -f`,
  * coreutils; Node has no syncfs): one journal commit for the whole checkpoint instead of a sync
@@ -19,7 +20,8 @@ import { RequestThread } from '../../../platform/job-thread.ts';
 // The thread's whole program (plain JS, evaluated: works the same under tsx and from a bundle).
 const SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const { closeSync, constants, fsyncSync, openSync, unlinkSync } = require('node:fs');
+const { closeSync, constants, fsyncSync, linkSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } = require('node:fs');
+const { dirname } = require('node:path');
 function syncFolder(dir) {
   syncPath(dir, constants.O_RDONLY | constants.O_DIRECTORY);
 }
@@ -45,8 +47,57 @@ function syncFilesystem(dir) {
     return false;
   }
 }
+// A small object's file from the bytes its segment keeps (see pending.ts): written over whatever
+// has the name (a retried checkpoint), its folder made when missing, then its digest link.
+let scratch = Buffer.alloc(0); // one buffer for every object (small ones: at most 64 KiB)
+function placeAll(items) {
+  const segments = new Map();
+  try {
+    for (const it of items) {
+      let seg = segments.get(it.segment);
+      if (seg === undefined) segments.set(it.segment, (seg = openSync(it.segment, 'r')));
+      if (scratch.length < it.size) scratch = Buffer.allocUnsafe(Math.max(it.size, 64 * 1024));
+      const bytes = scratch.subarray(0, it.size);
+      for (let got = 0; got < it.size; ) {
+        const n = readSync(seg, bytes, got, it.size - got, it.offset + got);
+        if (n === 0) throw Object.assign(new Error('segment ' + it.segment + ' ends before the bytes of ' + it.file), { code: 'EIO' });
+        got += n;
+      }
+      writeFile(it.file, bytes);
+      linkReplacing(it.file, it.link);
+    }
+  } finally {
+    for (const fd of segments.values()) closeSync(fd);
+  }
+}
+function writeFile(file, bytes) {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
+  let fd;
+  try {
+    fd = openSync(file, flags, 0o644);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+    mkdirSync(dirname(file), { recursive: true });
+    fd = openSync(file, flags, 0o644);
+  }
+  try {
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+  } finally {
+    closeSync(fd);
+  }
+}
+function linkReplacing(existing, name) {
+  try {
+    linkSync(existing, name);
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
+    unlinkSync(name);
+    linkSync(existing, name);
+  }
+}
 parentPort.on('message', (m) => {
   try {
+    placeAll(m.place);
     if (!(m.syncfs && m.dirs.length && syncFilesystem(m.syncfs))) {
       for (const f of m.files) syncPath(f, constants.O_RDONLY);
       for (const d of m.dirs) syncFolder(d);
@@ -61,7 +112,18 @@ parentPort.on('message', (m) => {
   }
 });`;
 
+/** A small object's file to write from its segment (see pending.ts). */
+export interface PlaceItem {
+  segment: string;
+  offset: number;
+  size: number;
+  file: string;
+  link: string;
+}
+
 export interface SyncJob {
+  /** Small objects' files to write first (only on the thread). */
+  place: PlaceItem[];
   /** Files written without a sync of their own (small objects, whose bytes wait in a segment). */
   files: string[];
   dirs: string[];

@@ -48,6 +48,8 @@ interface PendingAppend {
   dirs: string[];
   /** A small object's bytes, to be durable with its record. */
   data?: Buffer;
+  /** Where `data` went (set when its line is written). */
+  place?: InlinePlace;
   resolve(seq: number): void;
   reject(err: unknown): void;
 }
@@ -195,8 +197,15 @@ export class WriteLog {
    * see inline-segments.ts); resolves once both are on disk. The write is unreleased until a
    * checkpoint has synced the object's own file.
    */
-  appendInline(entry: Omit<LogRecord, 'sequence' | 'inline'>, data: Buffer): Promise<number> {
-    return this.enqueue({ record: entry }, [], data);
+  async appendInline(entry: Omit<LogRecord, 'sequence' | 'inline'>, data: Buffer): Promise<{ sequence: number; place: InlinePlace }> {
+    const append: Omit<PendingAppend, 'resolve' | 'reject'> = { line: { record: entry }, dirs: [], data };
+    const sequence = await this.enqueueAppend(append);
+    return { sequence, place: append.place! };
+  }
+
+  /** The path of a segment (for reading an object's bytes while they wait there). */
+  segmentPath(place: InlinePlace): string {
+    return join(this.dir, 'inline', place.segment);
   }
 
   /** A small object's bytes as appendInline kept them (for the replay). */
@@ -215,9 +224,13 @@ export class WriteLog {
     return this.enqueue({ mark }, []);
   }
 
-  private enqueue(line: Line, dirs: string[], data?: Buffer): Promise<number> {
+  private enqueue(line: Line, dirs: string[]): Promise<number> {
+    return this.enqueueAppend({ line, dirs });
+  }
+
+  private enqueueAppend(append: Omit<PendingAppend, 'resolve' | 'reject'>): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ line, dirs, data, resolve, reject });
+      this.pending.push(Object.assign(append, { resolve, reject }));
       this.kick();
     });
   }
@@ -281,7 +294,8 @@ export class WriteLog {
     if (size !== this.knownSize) await this.resync(handle);
     const seqs: number[] = [];
     let text = '';
-    for (const { line, data: bytes } of batch) {
+    for (const append of batch) {
+      const { line, data: bytes } = append;
       if ('mark' in line) {
         seqs.push(0);
         text += JSON.stringify(line.mark) + '\n';
@@ -290,7 +304,7 @@ export class WriteLog {
       const sequence = ++this.lastSequence;
       seqs.push(sequence);
       if (line.record.hold || bytes) this.unreleased.add(sequence);
-      const inline = bytes ? this.segments!.write(sequence, bytes) : undefined;
+      const inline = bytes ? (append.place = this.segments!.write(sequence, bytes)) : undefined;
       text += JSON.stringify(inline ? { sequence, ...line.record, inline } : { sequence, ...line.record }) + '\n';
     }
     const data = Buffer.from(text);
