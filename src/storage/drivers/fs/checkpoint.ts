@@ -1,6 +1,6 @@
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { fsyncFiles, fsyncFolder, fsyncFolders } from './folders.ts';
+import { fsyncFolder, fsyncFolders } from './folders.ts';
 import { SyncThread, type SyncJob } from './sync-thread.ts';
 import type { PendingObject, PendingObjects } from './pending.ts';
 import type { WriteLog } from './write-log.ts';
@@ -30,9 +30,9 @@ import type { WriteLog } from './write-log.ts';
  * When checkpoints run: once `holds` writes are held, or `ms` after the oldest unreleased hold,
  * and at the last close. Neither changes what is durable when a put answers; they bound the temp
  * folder's size and the replay's work. Tests set them out of reach to see the replay work.
- * Checkpoints with fewer than `threadMinDirs` folders to sync run on the event loop: the sync
- * thread (a V8 isolate, ~9 MB) is started only for a steady flow of small objects, never for a
- * few big ones.
+ * Checkpoints that write small objects' files run on the sync thread; the others, with fewer
+ * than `threadMinDirs` folders to sync, on the event loop: the sync thread (a V8 isolate, ~9 MB)
+ * is started only for a steady flow of small objects, never for a few big ones.
  */
 export const checkpointPolicy = { holds: 2048, ms: 500, threadMinDirs: 64 };
 /** Folder syncs under way at once when a checkpoint runs on the event loop (the pool has four threads). */
@@ -151,10 +151,11 @@ export class Checkpointer {
   }
 
   /**
-   * Syncs the folders, then unlinks the held temp files (the objects keep their other names: no
-   * inode is freed), then syncs the temp folder, so that its entries are durable before the line
-   * that says the holds are gone. On the sync thread when there are many folders; on the event
-   * loop otherwise, or if the thread cannot run.
+   * Writes the small objects' files, syncs them and the folders, then unlinks the held temp files
+   * (the objects keep their other names: no inode is freed), then syncs the temp folder, so that
+   * its entries are durable before the line that says the holds are gone. On the sync thread when
+   * there are files to write or many folders; on the event loop otherwise, or if the thread
+   * cannot run (small objects' files wait for a thread that can).
    */
   private async sync(job: SyncJob): Promise<void> {
     if (job.place.length) {
@@ -175,7 +176,6 @@ export class Checkpointer {
         this.thread = undefined; // the thread itself failed: go on without it
       }
     }
-    await fsyncFiles(job.files, CHECKPOINT_PARALLEL_SYNCS);
     await fsyncFolders(job.dirs, CHECKPOINT_PARALLEL_SYNCS);
     for (let i = 0; i < job.unlink.length; i++) {
       try {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fsync, linkSync, lstatSync, open as fsOpen, openSync, readSync, unlinkSync, write, writeSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fsync, linkSync, lstatSync, open as fsOpen, unlinkSync, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { access, mkdir, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -619,10 +619,14 @@ class FsConnection implements Connection {
   }
 
   private async removeLocked(container: string, id: string, paths: ObjectPaths): Promise<boolean> {
-    const pending = this.shared.pending.get(container, id);
-    if (pending?.taken) await this.checkpoints.idle(); // its file is being written: then removed as any other
-    else if (pending) {
-      // Not written yet: it never will be (the checkpoint writes only objects still pending).
+    for (let pending = this.shared.pending.get(container, id); pending; pending = this.shared.pending.get(container, id)) {
+      // Its file is being written: wait for the checkpoint (then it is removed as any other, or,
+      // if the checkpoint failed, it is pending again).
+      if (pending.taken) {
+        await this.checkpoints.idle();
+        continue;
+      }
+      // Not written yet: it never will be (a checkpoint writes only objects still pending).
       this.shared.pending.delete(pending);
       await this.log.append({ container, id, action: 'delete', at: new Date().toISOString() });
       return true;
