@@ -1,10 +1,11 @@
 import { RequestThread } from '../../../platform/job-thread.ts';
 
 /**
- * A thread of its own for a checkpoint's folder syncs and unlinks. Why not the event loop and
- * libuv's thread pool: a checkpoint syncs about one folder per object written, and each sync
- * done from the main thread costs it an open, a close and a hand-over to the pool (system calls
- * of 5-15 µs each on a VM), while the pool's four threads are wanted by the writes' own syncs.
+ * A thread of its own for a checkpoint's work: small objects' files, syncs and unlinks. Why not
+ * the event loop and libuv's thread pool: a checkpoint writes a file per small object (four system
+ * calls) and syncs about one folder per object written; each sync done from the main thread
+ * costs it an open, a close and a hand-over to the pool (system calls of 5-15 µs each on a VM),
+ * while the pool's four threads are wanted by the writes' own syncs.
  * Here the main thread posts one message per checkpoint. The steps run in order, each only after
  * the previous one succeeded: write the small objects' files of `place`, sync `files` and `dirs`,
  * unlink `unlink`, sync `after`.
