@@ -116,25 +116,7 @@ export class InlineSegments {
 
   /** An object's bytes, as the replay reads them back (undefined when the segment is missing or short). */
   read(place: InlinePlace, size: number): Buffer | undefined {
-    let fd: number;
-    try {
-      fd = openSync(join(this.dir, place.segment), 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    try {
-      const buf = Buffer.alloc(size);
-      let got = 0;
-      while (got < size) {
-        const n = readSync(fd, buf, got, size - got, place.offset + got);
-        if (n === 0) return undefined;
-        got += n;
-      }
-      return buf;
-    } finally {
-      closeSync(fd);
-    }
+    return readSegment(join(this.dir, place.segment), place.offset, size);
   }
 
   close(): void {
@@ -142,6 +124,28 @@ export class InlineSegments {
       if (seg.fd !== undefined) closeSync(seg.fd);
       seg.fd = undefined;
     }
+  }
+}
+
+/** `size` bytes of a segment from `offset`; undefined when the segment is missing or ends before them. */
+export function readSegment(path: string, offset: number, size: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const bytes = Buffer.allocUnsafe(size);
+    for (let got = 0; got < size; ) {
+      const n = readSync(fd, bytes, got, size - got, offset + got);
+      if (n === 0) return undefined;
+      got += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
   }
 }
 

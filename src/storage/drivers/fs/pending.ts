@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { DigestAlgorithm } from '../../contract.ts';
+import { readSegment } from './inline-segments.ts';
 
 /**
  * Small objects whose bytes are durable in a segment (inline-segments.ts) but whose own file the
@@ -61,18 +61,9 @@ export class PendingObjects {
 
 /** A pending object's bytes, read from its segment (at most 64 KiB). */
 export function pendingBytes(p: PendingObject): Buffer {
-  const fd = openSync(p.segment, 'r');
-  try {
-    const bytes = Buffer.allocUnsafe(p.size);
-    for (let got = 0; got < p.size; ) {
-      const n = readSync(fd, bytes, got, p.size - got, p.offset + got);
-      if (n === 0) throw Object.assign(new Error(`segment ${p.segment} ends before the bytes of ${p.container}/${p.id}`), { code: 'EIO' });
-      got += n;
-    }
-    return bytes;
-  } finally {
-    closeSync(fd);
-  }
+  const bytes = readSegment(p.segment, p.offset, p.size);
+  if (!bytes) throw Object.assign(new Error(`segment ${p.segment} lacks the bytes of ${p.container}/${p.id}`), { code: 'EIO' });
+  return bytes;
 }
 
 /** A pending object's digest: the one its put computed, or computed again from its bytes. */

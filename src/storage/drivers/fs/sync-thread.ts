@@ -49,7 +49,8 @@ function syncFilesystem(dir) {
   }
 }
 // A small object's file from the bytes its segment keeps (see pending.ts): written over whatever
-// has the name (a retried checkpoint), its folder made when missing, then its digest link.
+// has the name (a retried checkpoint), its folder made when missing, then its digest link. (This
+// program is a string run in the thread: it cannot import index.ts's linkReplacing, so it has its own.)
 let scratch = Buffer.alloc(0); // one buffer for every object (small ones: at most 64 KiB)
 function placeAll(items) {
   const segments = new Map();
