@@ -109,6 +109,23 @@ test('fs layout: an offer made by an earlier version (a write log, no layout.jso
   }
 });
 
+test('fs layout: a layout.json that is not JSON or names no known width refuses the offer, saying which file and why', async () => {
+  const dir = tempDir();
+  try {
+    mkdirSync(join(dir.path, '.coffre-offer'), { recursive: true });
+    writeFileSync(join(dir.path, '.coffre-offer', 'layout.json'), JSON.stringify({ levelWidth: 3 }));
+    await assert.rejects(driver.connect(fsOffer(dir.path)), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'UNAVAILABLE');
+      assert.match(e.message, /layout\.json: levelWidth must be 1 or 2, not 3/);
+      return true;
+    });
+    writeFileSync(join(dir.path, '.coffre-offer', 'layout.json'), '{"levelWidth": 1');
+    await assert.rejects(driver.connect(fsOffer(dir.path)), /layout\.json: not readable JSON/);
+  } finally {
+    dir.cleanup();
+  }
+});
+
 test('fs digest(noCache) reads the bytes again: a rotten object is seen even when the sidecar says otherwise', async () => {
   const dir = tempDir();
   let conn = await driver.connect(fsOffer(dir.path));

@@ -748,7 +748,8 @@ export const driver: Driver = {
     try {
       entry = await openShared(root);
     } catch (err) {
-      throw new StorageError('UNAVAILABLE', `offer ${offer.id}: cannot replay the write log of ${root}: ${(err as Error).message}`, true, offer.id, { cause: err });
+      // Its layout file or the replay of its write log (see layout.ts, recovery.ts).
+      throw new StorageError('UNAVAILABLE', `offer ${offer.id}: cannot open ${root}: ${(err as Error).message}`, true, offer.id, { cause: err });
     }
     return new FsConnection(offer, root, entry);
   },

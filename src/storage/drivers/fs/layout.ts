@@ -64,7 +64,12 @@ export async function offerLayout(root: string): Promise<LevelWidth> {
   const meta = offerMetaDir(root);
   const file = join(meta, 'layout.json');
   if (existsSync(file)) {
-    const width = (JSON.parse(readFileSync(file, 'utf8')) as { levelWidth?: unknown }).levelWidth;
+    let width: unknown;
+    try {
+      width = (JSON.parse(readFileSync(file, 'utf8')) as { levelWidth?: unknown } | null)?.levelWidth;
+    } catch (err) {
+      throw new Error(`${file}: not readable JSON (${(err as Error).message})`, { cause: err });
+    }
     if (width !== 1 && width !== 2) throw new Error(`${file}: levelWidth must be 1 or 2, not ${JSON.stringify(width)}`);
     return width;
   }
