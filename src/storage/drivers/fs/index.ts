@@ -554,8 +554,8 @@ class FsConnection implements Connection {
     const pending = this.shared.pending.get(container, id);
     try {
       if (pending) {
-        const bytes = pendingBytes(pending);
         const [start, end] = this.rangeOf(range, pending.size, container, id);
+        const bytes = pendingBytes(pending);
         return { body: Readable.from([bytes.subarray(start, end + 1)]), size: pending.size, ...(range ? {} : { digest: pending.digest }) };
       }
       const st = await stat(paths.file);

@@ -21,16 +21,14 @@ export interface InlinePlace {
 
 interface Segment {
   name: string;
+  /** Open while it may still be synced (no descriptor for a segment found at start). */
   fd?: number;
+  /** Its size once `queued` is written. */
   size: number;
   /** The last sequence written to it (0 for a segment found at start: older than anything new). */
   lastSequence: number;
-  /** Written to since the last sync, and so in need of one. */
-  dirty: boolean;
-  /** Bytes given since the last sync, written by takeSync() in one call. */
+  /** Bytes given since the last takeSync(), written by it in one call. */
   queued: Buffer[];
-  /** Where the first of `queued` goes. */
-  queuedAt: number;
   /** Its name is not durable yet: the folder must be synced with its first flush. */
   newName: boolean;
 }
@@ -47,7 +45,7 @@ export class InlineSegments {
 
   constructor(private readonly dir: string) {
     try {
-      for (const name of readdirSync(dir)) if (name.endsWith('.seg')) this.older.push({ name, size: 0, lastSequence: 0, dirty: false, newName: false, queued: [], queuedAt: 0 });
+      for (const name of readdirSync(dir)) if (name.endsWith('.seg')) this.older.push({ name, size: 0, lastSequence: 0, queued: [], newName: false });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -59,42 +57,36 @@ export class InlineSegments {
     if (!seg) {
       const name = `${sequence}.seg`;
       const fd = openSync(join(this.dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o644);
-      seg = this.current = { name, fd, size: 0, lastSequence: sequence, dirty: false, newName: true, queued: [], queuedAt: 0 };
+      seg = this.current = { name, fd, size: 0, lastSequence: sequence, queued: [], newName: true };
     }
     const offset = seg.size;
-    if (!seg.queued.length) seg.queuedAt = offset;
     seg.queued.push(data);
     seg.size += data.length;
     seg.lastSequence = sequence;
-    seg.dirty = true;
     return { segment: seg.name, offset };
   }
 
   /**
    * Writes the bytes given since the last call (page cache only: one system call for a whole
-   * flush) and says what the flush must sync with its lines.
+   * flush) and says what the flush must sync with its lines. Only the current segment takes
+   * bytes, and the write log calls this in the same turn as write(), so nothing stays queued.
    */
   takeSync(): SegmentSync {
-    const sync: SegmentSync = { fds: [] };
-    for (const seg of this.current ? [...this.older, this.current] : this.older) {
-      if (!seg.dirty || seg.fd === undefined) continue;
-      writeAllAt(seg.fd, seg.queued, seg.queuedAt);
-      seg.queued = [];
-      seg.dirty = false;
-      sync.fds.push(seg.fd);
-      if (seg.newName) {
-        seg.newName = false;
-        sync.folder = this.dir;
-      }
-    }
-    return sync;
+    const seg = this.current;
+    if (!seg?.queued.length) return { fds: [] };
+    const queuedBytes = seg.queued.reduce((n, b) => n + b.length, 0);
+    writeAllAt(seg.fd!, seg.queued, seg.size - queuedBytes);
+    seg.queued = [];
+    const folder = seg.newName ? this.dir : undefined;
+    seg.newName = false;
+    return { fds: [seg.fd!], folder };
   }
 
   /**
    * Called once a checkpoint line says every write before sequence `from` is durable in its own
    * file: the current segment is ended (the next write starts another), and segments that hold
-   * nothing from `from` on are removed. A segment whose sync is still under way keeps its
-   * descriptor until close().
+   * nothing from `from` on are removed. (A segment with a sync under way holds a write not yet
+   * released, so its last sequence is at least `from`.)
    */
   release(from: number): void {
     if (this.current && this.current.size > 0) {
@@ -103,7 +95,7 @@ export class InlineSegments {
     }
     for (let i = this.older.length - 1; i >= 0; i--) {
       const seg = this.older[i];
-      if (seg.lastSequence >= from || seg.dirty) continue;
+      if (seg.lastSequence >= from) continue;
       try {
         unlinkSync(join(this.dir, seg.name));
       } catch (err) {
@@ -112,11 +104,6 @@ export class InlineSegments {
       if (seg.fd !== undefined) closeSync(seg.fd);
       this.older.splice(i, 1);
     }
-  }
-
-  /** An object's bytes, as the replay reads them back (undefined when the segment is missing or short). */
-  read(place: InlinePlace, size: number): Buffer | undefined {
-    return readSegment(join(this.dir, place.segment), place.offset, size);
   }
 
   close(): void {

@@ -97,7 +97,7 @@ export async function replay(root: string, tmpDir: string, log: WriteLog, width:
  * before them): nothing is made. Returns whether the object is there (and must be synced).
  */
 async function restoreInline(log: WriteLog, paths: ObjectPaths, record: LogRecord): Promise<boolean> {
-  const bytes = await log.readInline(record.inline!, record.size!);
+  const bytes = log.readInline(record.inline!, record.size!);
   if (!bytes || createHash(record.algorithm!).update(bytes).digest('hex') !== record.digest) return false;
   let st = statOf(paths.file);
   if (!st || !(await matches(paths.file, st.size, record))) {

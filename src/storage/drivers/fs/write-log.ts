@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import type { DigestAlgorithm, WriteLogEntry } from '../../contract.ts';
 import { fsyncDir } from '../../../platform/files.ts';
 import { fsyncFolder } from './folders.ts';
-import { InlineSegments, type InlinePlace, type SegmentSync } from './inline-segments.ts';
+import { InlineSegments, readSegment, type InlinePlace, type SegmentSync } from './inline-segments.ts';
 
 const fdatasyncFd = promisify(fdatasync);
 const fsyncFd = promisify(fsync);
@@ -208,10 +208,9 @@ export class WriteLog {
     return join(this.dir, 'inline', place.segment);
   }
 
-  /** A small object's bytes as appendInline kept them (for the replay). */
-  async readInline(place: InlinePlace, size: number): Promise<Buffer | undefined> {
-    await this.ensureOpen();
-    return this.segments!.read(place, size);
+  /** A small object's bytes as appendInline kept them (for the replay); undefined when the segment lacks them. */
+  readInline(place: InlinePlace, size: number): Buffer | undefined {
+    return readSegment(this.segmentPath(place), place.offset, size);
   }
 
   /** Removes the segments whose writes are all before `from` (every one checkpointed). */
