@@ -273,6 +273,36 @@ test('fs: a remove before the checkpoint takes the held temp file too; the log l
   }
 });
 
+test('fs: a remove of a small object whose file a checkpoint is writing waits for that checkpoint, so no file comes back', async () => {
+  const dir = tempDir();
+  const saved = { ...checkpointPolicy };
+  checkpointPolicy.holds = 1; // every put starts a checkpoint at once: its object is being written when the put answers
+  try {
+    let conn = await driver.connect(fsOffer(dir.path));
+    const paths = objectPaths(dir.path, 'objects', 'w');
+    try {
+      await conn.put({ container: 'objects', id: 'w', body: Readable.from([Buffer.from('written')]), size: 7, digestAlgorithm: 'sha512' });
+      assert.equal(await conn.remove('objects', 'w'), true);
+      assert.equal(await conn.exists('objects', 'w'), false);
+    } finally {
+      conn = await reopen(conn, dir.path);
+    }
+    try {
+      assert.equal(existsSync(paths.file), false, 'the checkpoint did not write the file after the remove');
+      assert.deepEqual(readdirSync(paths.dir).filter((n) => n.includes('w')), [], 'nor its digest link');
+      assert.equal(await conn.exists('objects', 'w'), false);
+      const log: string[] = [];
+      for await (const e of conn.writeLog({})) log.push(`${e.id} ${e.action}`);
+      assert.deepEqual(log, ['w write', 'w delete']);
+    } finally {
+      await conn.close();
+    }
+  } finally {
+    Object.assign(checkpointPolicy, saved);
+    dir.cleanup();
+  }
+});
+
 for (const where of ['event loop', 'sync thread']) {
   test(`fs: a checkpoint (on the ${where}) releases the holds while the offer stays open, and writes a line where the replay starts`, async () => {
     const dir = tempDir();
