@@ -7,7 +7,7 @@ const readAsync = promisify(read);
 
 /** Bytes read at once for small reads, and blocks kept (the central directory and the data). */
 const BLOCK_SIZE = 256 * 1024;
-const CACHED_BLOCKS = 4;
+const CACHED_BLOCKS = 8;
 /** Reads larger than this bypass the blocks (a big entry's bytes are read once, in order). */
 const MAX_CACHED_READ = 64 * 1024;
 
@@ -140,7 +140,13 @@ export class BlockReader extends yauzl.RandomAccessReader {
     close(this.fd, (err) => callback(err ?? null));
   }
 
-  /** Drops one reference (yauzl's, when opening the zip failed): the file closes at zero. */
+  /** Takes a reference for a user other than yauzl (package-files.ts); release() drops it. */
+  hold(): this {
+    (this as unknown as { ref(): void }).ref();
+    return this;
+  }
+
+  /** Drops one reference (yauzl's when opening the zip failed, or a hold()): the file closes at zero. */
   release(): void {
     (this as unknown as { unref(): void }).unref();
   }
