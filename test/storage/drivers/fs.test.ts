@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +64,23 @@ test('fs layout: container/x/y/id from a hash of the id, digest kept in a link b
     const smallDigest = createHash('sha512').update(small).digest('hex');
     assert.deepEqual(readdirSync(smallLeaf).filter((n) => n.includes('def')).sort(), [`.def.sha512.${smallDigest}`, 'def']);
     assert.equal(readFileSync(join(smallLeaf, 'def'), 'utf8'), 'layout');
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('fs layout: on ext2/3/4 the offer root is a top of directory hierarchies (chattr +T), so that its containers are spread to free block groups', async (t) => {
+  const dir = tempDir();
+  try {
+    // Whether this filesystem takes the attribute at all (tmpfs, xfs… do not: then nothing to check).
+    const probe = join(dir.path, 'probe');
+    mkdirSync(probe);
+    if (spawnSync('chattr', ['+T', probe]).status !== 0) return t.skip('chattr +T not supported here');
+    const root = join(dir.path, 'offer');
+    const conn = await driver.connect(fsOffer(root));
+    await conn.close();
+    const attrs = spawnSync('lsattr', ['-d', root], { encoding: 'utf8' }).stdout.split(' ')[0];
+    assert.match(attrs, /T/, `lsattr -d ${root}: ${attrs}`);
   } finally {
     dir.cleanup();
   }

@@ -21,6 +21,7 @@ import {
 import { fsyncDir } from '../../../platform/files.ts';
 import { FlushBehind } from './flush-behind.ts';
 import { Checkpointer } from './checkpoint.ts';
+import { markTopDirectory } from './spread.ts';
 import { checkContainer, digestLinkPath, folderChain, objectPaths, offerLayout, offerMetaDir, NEW_OFFER_WIDTH, parseDigestLink, tmpDirOf, type LevelWidth, type ObjectPaths } from './layout.ts';
 import { replay } from './recovery.ts';
 import { PendingObjects, pendingBytes, pendingDigest, type PendingObject } from './pending.ts';
@@ -213,8 +214,9 @@ async function openShared(root: string): Promise<SharedOffer> {
     // `width` is the layout's once `ready` (no connection is handed out before).
     const pending = new PendingObjects();
     const created: SharedOffer = { log, checkpoints: new Checkpointer(log, tmpDir, pending), locks: new KeyLocks(), users: 0, madeDirs: new Map(), pending, width: NEW_OFFER_WIDTH, ready: Promise.resolve() };
-    created.ready = offerLayout(root).then((width) => {
+    created.ready = offerLayout(root).then(async (width) => {
       created.width = width;
+      await markTopDirectory(root);
       return replay(root, tmpDir, log, width);
     });
     entry = created;
