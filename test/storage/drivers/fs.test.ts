@@ -86,6 +86,26 @@ test('fs layout: on ext2/3/4 the offer root is a top of directory hierarchies (c
   }
 });
 
+test('fs layout: a container folder is made under a random name and renamed into place (spread by ext4), once, leaving nothing behind', async () => {
+  const dir = tempDir();
+  try {
+    // Many puts at once to a container not made yet, on two connections: one folder, no temp left.
+    const a = await driver.connect(fsOffer(dir.path));
+    const b = await driver.connect(fsOffer(dir.path));
+    const body = (s: string) => ({ body: Readable.from([Buffer.from(s)]), size: s.length, digestAlgorithm: 'sha256' as const });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).put({ container: 'fresh', id: `o${i}`, ...body(`v${i}`) })));
+    assert.deepEqual(readdirSync(dir.path).filter((n) => n !== '.coffre-offer').sort(), ['fresh']);
+    const before = statSync(join(dir.path, 'fresh')).ino;
+    await a.put({ container: 'fresh', id: 'later', ...body('later') });
+    assert.equal(statSync(join(dir.path, 'fresh')).ino, before, 'an existing container is left as it is');
+    for (let i = 0; i < 20; i++) assert.equal(Buffer.concat(await collect((await a.get('fresh', `o${i}`)).body)).toString(), `v${i}`);
+    await a.close();
+    await b.close();
+  } finally {
+    dir.cleanup();
+  }
+});
+
 async function collect(body: AsyncIterable<unknown>): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(c as Buffer);

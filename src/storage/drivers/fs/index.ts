@@ -21,7 +21,7 @@ import {
 import { fsyncDir } from '../../../platform/files.ts';
 import { FlushBehind } from './flush-behind.ts';
 import { Checkpointer } from './checkpoint.ts';
-import { markTopDirectory } from './spread.ts';
+import { makeFolderSpread, markTopDirectory } from './spread.ts';
 import { checkContainer, digestLinkPath, folderChain, objectPaths, offerLayout, offerMetaDir, NEW_OFFER_WIDTH, parseDigestLink, tmpDirOf, type LevelWidth, type ObjectPaths } from './layout.ts';
 import { replay } from './recovery.ts';
 import { PendingObjects, pendingBytes, pendingDigest, type PendingObject } from './pending.ts';
@@ -195,6 +195,8 @@ interface SharedOffer {
   locks: KeyLocks;
   users: number;
   madeDirs: Map<string, Promise<unknown>>;
+  /** Container folders made or found by this process (see spread.ts). */
+  containers: Map<string, Promise<void>>;
   /** Small objects whose file the next checkpoint writes (read from their segment meanwhile). */
   pending: PendingObjects;
   /** The offer's layout (read before the replay, which needs it). */
@@ -213,7 +215,7 @@ async function openShared(root: string): Promise<SharedOffer> {
     const log = new WriteLog(offerMetaDir(root), [tmpDir]);
     // `width` is the layout's once `ready` (no connection is handed out before).
     const pending = new PendingObjects();
-    const created: SharedOffer = { log, checkpoints: new Checkpointer(log, tmpDir, pending), locks: new KeyLocks(), users: 0, madeDirs: new Map(), pending, width: NEW_OFFER_WIDTH, ready: Promise.resolve() };
+    const created: SharedOffer = { log, checkpoints: new Checkpointer(log, tmpDir, pending), locks: new KeyLocks(), users: 0, madeDirs: new Map(), containers: new Map(), pending, width: NEW_OFFER_WIDTH, ready: Promise.resolve() };
     created.ready = offerLayout(root).then(async (width) => {
       created.width = width;
       await markTopDirectory(root);
@@ -292,6 +294,17 @@ class FsConnection implements Connection {
     return made;
   }
 
+  /** The container's folder, made (spread, see spread.ts) or found once per process; a failure is tried again by the next put. */
+  private containerReady(container: string): Promise<void> {
+    let ready = this.shared.containers.get(container);
+    if (!ready) {
+      ready = makeFolderSpread(this.root, container);
+      ready.catch(() => this.shared.containers.get(container) === ready && this.shared.containers.delete(container));
+      this.shared.containers.set(container, ready);
+    }
+    return ready;
+  }
+
   /**
    * The folders a checkpoint must sync for a write to `leaf`: the leaf (the object's names) and,
    * unless an earlier checkpoint synced them since this process made or found the leaf, every
@@ -320,6 +333,7 @@ class FsConnection implements Connection {
     }
     const unlock = await this.shared.locks.lock(paths.file);
     try {
+      await this.containerReady(request.container);
       const pending = this.shared.pending.get(request.container, request.id);
       if (pending || nameExists(paths.file)) return await this.putOverExisting(request, paths, pending);
       if (request.size > 0 && request.size <= SMALL_OBJECT) return await this.putInline(request, paths);
