@@ -55,7 +55,7 @@ export function prepared(cdb: Pick<CoffreDb, 'sqlite'>, text: string): Statement
 /** Rows per statement: far under SQLite's (32,766) and PostgreSQL's (65,535) bound parameters. */
 const MAX_PARAMETERS_PER_STATEMENT = 8_000;
 /** Row counts of SQLite statements: a few fixed sizes, so that prepared statements are reused. */
-const SQLITE_STATEMENT_SIZES = [512, 128, 32, 8, 1];
+const SQLITE_STATEMENT_SIZES = [512, 128, 32, 8, 4, 2, 1];
 
 /**
  * Inserts rows (objects keyed by column; every row has `columns`) in as few statements as the
