@@ -334,10 +334,8 @@ async function main() {
     } finally {
       for (const side of Object.values(sides)) side?.close();
     }
-    rmSync(join(root, 'sb'), { recursive: true, force: true });
-    rmSync(join(root, 'so'), { recursive: true, force: true });
-    rmSync(join(root, 'sn'), { recursive: true, force: true });
-    for (const warm of ['sb-warm', 'so-warm', 'sn-warm']) rmSync(join(root, warm), { recursive: true, force: true });
+    // (b)'s folders stay until the end: removing ~50,000 files slows this disk for a while
+    // (discards, recently freed inodes), and (a) comes next.
     const total = (runs: CaseResult[]): CaseResult => ({ ms: runs.reduce((a, r) => a + r.ms, 0), count: runs.reduce((a, r) => a + r.count!, 0), maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)) });
     const sb = total(sbRuns);
     const so = total(soRuns);
