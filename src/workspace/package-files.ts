@@ -22,12 +22,14 @@ interface Shared {
 export class PackageFiles {
   private readonly files = new Map<string, Shared>();
 
-  /** `length` bytes at `position` of the package (fewer at its end). */
+  /** `length` bytes at `position` of the package (fewer at its end), the caller's own. */
   async read(path: string, position: number, length: number): Promise<Buffer> {
     const shared = this.acquire(path);
     try {
       const reader = await shared.reader;
-      return await reader.readAt(position, length);
+      // A copy: readAt answers with a view of a cached block that other reads share, and the
+      // caller (a plugin) owns what it gets.
+      return Buffer.from(await reader.readAt(position, length));
     } finally {
       this.release(path, shared);
     }

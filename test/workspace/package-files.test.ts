@@ -39,6 +39,9 @@ test('package files: ranges anywhere in the package, across its cached blocks, e
     const got = await Promise.all(ranges.map(([pos, len]) => files.read(path, pos, len)));
     ranges.forEach(([pos, len], i) => assert.deepEqual(got[i], bytes.subarray(pos, Math.min(pos + len, bytes.length)), `range ${pos}+${len}`));
     assert.equal(openOn(path), 1, 'one descriptor serves every read');
+    // The bytes are the caller's: changing them changes no later read.
+    got[0].fill(0);
+    assert.deepEqual(await files.read(path, 0, 4096), bytes.subarray(0, 4096));
     files.forget(path);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(openOn(path), 0, 'forget closes the package');

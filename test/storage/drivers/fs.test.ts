@@ -9,6 +9,7 @@ import { driver } from '../../../src/storage/drivers/fs/index.ts';
 import { DEFAULT_LIMITS } from '../../../src/storage/config.ts';
 import { objectPaths } from '../../../src/storage/drivers/fs/layout.ts';
 import { checkpointPolicy } from '../../../src/storage/drivers/fs/checkpoint.ts';
+import { unfinishedName } from '../../../src/storage/drivers/fs/spread.ts';
 import type { OfferDefinition } from '../../../src/storage/contract.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { runDriverContractSuite } from '../contract-suite.ts';
@@ -101,6 +102,13 @@ test('fs layout: a container folder is made under a random name and renamed into
     for (let i = 0; i < 20; i++) assert.equal(Buffer.concat(await collect((await a.get('fresh', `o${i}`)).body)).toString(), `v${i}`);
     await a.close();
     await b.close();
+    // A crash between the mkdir and the rename leaves an empty folder: the next opening removes it.
+    const [left, kept] = [unfinishedName('other'), unfinishedName('kept')];
+    mkdirSync(join(dir.path, left));
+    mkdirSync(join(dir.path, kept, 'x'), { recursive: true });
+    await (await driver.connect(fsOffer(dir.path))).close();
+    assert.equal(existsSync(join(dir.path, left)), false);
+    assert.equal(existsSync(join(dir.path, kept)), true, 'a folder with something in it stays');
   } finally {
     dir.cleanup();
   }

@@ -21,7 +21,7 @@ import {
 import { fsyncDir } from '../../../platform/files.ts';
 import { FlushBehind } from './flush-behind.ts';
 import { Checkpointer } from './checkpoint.ts';
-import { makeFolderSpread, markTopDirectory } from './spread.ts';
+import { makeFolderSpread, markTopDirectory, removeUnfinishedFolders } from './spread.ts';
 import { checkContainer, digestLinkPath, folderChain, objectPaths, offerLayout, offerMetaDir, NEW_OFFER_WIDTH, parseDigestLink, tmpDirOf, type LevelWidth, type ObjectPaths } from './layout.ts';
 import { replay } from './recovery.ts';
 import { PendingObjects, pendingBytes, pendingDigest, type PendingObject } from './pending.ts';
@@ -219,6 +219,7 @@ async function openShared(root: string): Promise<SharedOffer> {
     created.ready = offerLayout(root).then(async (width) => {
       created.width = width;
       await markTopDirectory(root);
+      await removeUnfinishedFolders(root);
       return replay(root, tmpDir, log, width);
     });
     entry = created;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -25,6 +25,10 @@ export function markTopDirectory(dir: string): Promise<boolean> {
   });
 }
 
+/** The name makeFolderSpread gives a folder before its rename: `.<name>.<12 hex>.new`. */
+export const unfinishedName = (name: string): string => `.${name}.${randomBytes(6).toString('hex')}.new`;
+const UNFINISHED = /^\.[A-Za-z0-9][A-Za-z0-9._-]*\.[0-9a-f]{12}\.new$/;
+
 /**
  * Makes the folder `<parent>/<name>` unless it exists, under a random name first, then renamed
  * into place. Orlov starts its search for a top-level folder's group from a hash of the folder's
@@ -36,7 +40,7 @@ export function markTopDirectory(dir: string): Promise<boolean> {
 export async function makeFolderSpread(parent: string, name: string): Promise<void> {
   const target = join(parent, name);
   if (await exists(target)) return;
-  const temp = join(parent, `.${name}.${randomBytes(6).toString('hex')}.new`);
+  const temp = join(parent, unfinishedName(name));
   await mkdir(temp);
   try {
     await rename(temp, target);
@@ -45,6 +49,15 @@ export async function makeFolderSpread(parent: string, name: string): Promise<vo
     // Made meanwhile by someone else (rename fails onto a folder that is not empty).
     if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+}
+
+/**
+ * Removes the empty folders a crash left between makeFolderSpread's mkdir and rename (a folder
+ * with anything in it stays: rmdir refuses it). Best effort, at an offer's opening.
+ */
+export async function removeUnfinishedFolders(parent: string): Promise<void> {
+  const names = await readdir(parent).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => UNFINISHED.test(n)).map((n) => rmdir(join(parent, n)).catch(() => {})));
 }
 
 async function exists(path: string): Promise<boolean> {
