@@ -12,8 +12,8 @@
  *     (same 16 in flight). Goal: ≥ 0.7× the baseline's rate. Rounds of 2,500 alternate between
  *     the two sides; each side runs all its rounds in one process, after one untimed warm-up
  *     round (a server's engine is compiled and optimised once, not every 2,500 writes; a new
- *     process per round measured mostly V8's warm-up: 0.60× where a warm one gives 0.83×). With --engine-ceiling, a diagnostic
- *     row more: the same writes to two offers whose driver only reads the bytes and answers
+ *     process per round measured mostly V8's warm-up: 0.60× where a warm one gives 0.83×).
+ *     With --engine-ceiling, a diagnostic row more: the same writes to two offers whose driver only reads the bytes and answers
  *     (no file, no sync): the engine's own ceiling, which no storage driver can beat.
  * (c) the 1 GiB object to one `s3` offer (Swift's S3 API) vs a plain @aws-sdk/lib-storage Upload
  *     of the same file; only when src/storage/drivers/s3/index.ts exists and S3_ENDPOINT etc. are
@@ -287,6 +287,51 @@ const dropCaches = () => {
   }
 };
 
+/**
+ * (b): interleaved rounds (baseline, ours, baseline, ours…) into the same folders, so that both
+ * sides see the same machine load; the sums over all rounds give the rates. Each side runs in one
+ * process kept for all its rounds, warmed up by one untimed round into a folder of its own.
+ */
+async function smallObjects(root: string, count: number, ceiling: boolean, rows: BenchRow[], meta: Record<string, unknown>): Promise<void> {
+  const small = join(root, 'small.bin');
+  makeFile(small, count * 4096);
+  const rounds = Math.max(1, Math.round(count / 2500));
+  const per = Math.ceil(count / rounds);
+  const sbRuns: CaseResult[] = [];
+  const soRuns: CaseResult[] = [];
+  const snRuns: CaseResult[] = [];
+  const sides = { baseline: new CaseProcess(), ours: new CaseProcess(), ceiling: ceiling ? new CaseProcess() : undefined };
+  try {
+    const warm = { file: small, from: 0, count: Math.min(per, count), size: 4096, concurrency: 16 };
+    await sides.baseline.run('smallBaseline', { ...warm, outDir: join(root, 'sb-warm') });
+    await sides.ours.run('smallOurs', { ...warm, dataDir: join(root, 'so-warm') });
+    await sides.ceiling?.run('smallOurs', { ...warm, dataDir: join(root, 'sn-warm'), noopOffers: true });
+    for (let from = 0; from < count; from += per) {
+      const n = Math.min(per, count - from);
+      dropCaches();
+      sbRuns.push(await sides.baseline.run('smallBaseline', { file: small, outDir: join(root, 'sb'), from, count: n, size: 4096, concurrency: 16 }));
+      dropCaches();
+      soRuns.push(await sides.ours.run('smallOurs', { file: small, dataDir: join(root, 'so'), from, count: n, size: 4096, concurrency: 16 }));
+      if (sides.ceiling) snRuns.push(await sides.ceiling.run('smallOurs', { file: small, dataDir: join(root, 'sn'), from, count: n, size: 4096, concurrency: 16, noopOffers: true }));
+    }
+  } finally {
+    for (const side of Object.values(sides)) side?.close();
+  }
+  // (b)'s folders stay until the end: removing ~50,000 files slows this disk for a while
+  // (discards, recently freed inodes), and (a) comes next.
+  const total = (runs: CaseResult[]): CaseResult => ({ ms: runs.reduce((a, r) => a + r.ms, 0), count: runs.reduce((a, r) => a + r.count!, 0), maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)) });
+  const sb = total(sbRuns);
+  const so = total(soRuns);
+  const rate = (r: CaseResult) => (r.count! / r.ms) * 1000;
+  rows.push({ case: `(b) ${count} × 4 KiB, baseline: read once, 2 files + fsync, 16 in flight`, seconds: sb.ms / 1000, 'objects/s': rate(sb), 'peak RSS MB': sb.maxRssMB, ratio: 1, goal: '' });
+  rows.push({ case: `(b) ${count} × 4 KiB → default, records in SQLite, 16 in flight`, seconds: so.ms / 1000, 'objects/s': rate(so), 'peak RSS MB': so.maxRssMB, ratio: rate(so) / rate(sb), goal: '≥ 0.7× rate' });
+  meta.smallRounds = { baseline: sbRuns, ours: soRuns, ...(ceiling ? { engineCeiling: snRuns } : {}) };
+  if (ceiling) {
+    const sn = total(snRuns);
+    rows.push({ case: `(b) diagnostic: same writes → 2 no-op offers (the engine alone)`, seconds: sn.ms / 1000, 'objects/s': rate(sn), 'peak RSS MB': sn.maxRssMB, ratio: rate(sn) / rate(sb), goal: '' });
+  }
+}
+
 async function main() {
   const args = process.argv.slice(2);
   const skipBig = args.includes('--skip-big');
@@ -305,49 +350,7 @@ async function main() {
   try {
     // (b) first: the big cases leave the machine busy for a while (the 1 GiB files' writeback, and
     // Swift's own background work after (c)), which slowed the first (b) rounds of either side.
-    // Interleaved rounds (baseline, ours, baseline, ours…) into the same folders, so that both
-    // sides see the same machine load; the sums over all rounds give the rates. Each side runs in
-    // one process kept for all its rounds, warmed up by one untimed round into a folder of its own.
-    if (!skipSmall) {
-    const small = join(root, 'small.bin');
-    makeFile(small, count * 4096);
-    const rounds = Math.max(1, Math.round(count / 2500));
-    const per = Math.ceil(count / rounds);
-    const sbRuns: CaseResult[] = [];
-    const soRuns: CaseResult[] = [];
-    const snRuns: CaseResult[] = [];
-    const ceiling = args.includes('--engine-ceiling');
-    const sides = { baseline: new CaseProcess(), ours: new CaseProcess(), ceiling: ceiling ? new CaseProcess() : undefined };
-    try {
-      const warm = { file: small, from: 0, count: Math.min(per, count), size: 4096, concurrency: 16 };
-      await sides.baseline.run('smallBaseline', { ...warm, outDir: join(root, 'sb-warm') });
-      await sides.ours.run('smallOurs', { ...warm, dataDir: join(root, 'so-warm') });
-      await sides.ceiling?.run('smallOurs', { ...warm, dataDir: join(root, 'sn-warm'), noopOffers: true });
-      for (let r = 0, from = 0; from < count; r++, from += per) {
-        const n = Math.min(per, count - from);
-        dropCaches();
-        sbRuns.push(await sides.baseline.run('smallBaseline', { file: small, outDir: join(root, 'sb'), from, count: n, size: 4096, concurrency: 16 }));
-        dropCaches();
-        soRuns.push(await sides.ours.run('smallOurs', { file: small, dataDir: join(root, 'so'), from, count: n, size: 4096, concurrency: 16 }));
-        if (sides.ceiling) snRuns.push(await sides.ceiling.run('smallOurs', { file: small, dataDir: join(root, 'sn'), from, count: n, size: 4096, concurrency: 16, noopOffers: true }));
-      }
-    } finally {
-      for (const side of Object.values(sides)) side?.close();
-    }
-    // (b)'s folders stay until the end: removing ~50,000 files slows this disk for a while
-    // (discards, recently freed inodes), and (a) comes next.
-    const total = (runs: CaseResult[]): CaseResult => ({ ms: runs.reduce((a, r) => a + r.ms, 0), count: runs.reduce((a, r) => a + r.count!, 0), maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)) });
-    const sb = total(sbRuns);
-    const so = total(soRuns);
-    const rate = (r: CaseResult) => (r.count! / r.ms) * 1000;
-    rows.push({ case: `(b) ${count} × 4 KiB, baseline: read once, 2 files + fsync, 16 in flight`, seconds: sb.ms / 1000, 'objects/s': rate(sb), 'peak RSS MB': sb.maxRssMB, ratio: 1, goal: '' });
-    rows.push({ case: `(b) ${count} × 4 KiB → default, records in SQLite, 16 in flight`, seconds: so.ms / 1000, 'objects/s': rate(so), 'peak RSS MB': so.maxRssMB, ratio: rate(so) / rate(sb), goal: '≥ 0.7× rate' });
-    meta.smallRounds = { baseline: sbRuns, ours: soRuns, ...(ceiling ? { engineCeiling: snRuns } : {}) };
-    if (ceiling) {
-      const sn = total(snRuns);
-      rows.push({ case: `(b) diagnostic: same writes → 2 no-op offers (the engine alone)`, seconds: sn.ms / 1000, 'objects/s': rate(sn), 'peak RSS MB': sn.maxRssMB, ratio: rate(sn) / rate(sb), goal: '' });
-    }
-    }
+    if (!skipSmall) await smallObjects(root, count, args.includes('--engine-ceiling'), rows, meta);
     if (!skipBig) {
       const big = join(root, 'big.bin');
       makeFile(big, GiB);
