@@ -5,7 +5,10 @@ import yauzl from 'yauzl';
 
 const readAsync = promisify(read);
 
-/** Bytes read at once for small reads, and blocks kept (the central directory and the data). */
+/**
+ * Bytes read at once for small reads, and blocks kept (the central directory and the data; 8, as
+ * the storage step's workers read from several parts of one package at once).
+ */
 const BLOCK_SIZE = 256 * 1024;
 const CACHED_BLOCKS = 8;
 /** Reads larger than this bypass the blocks (a big entry's bytes are read once, in order). */
