@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readlinkSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readlinkSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PackageFiles } from '../../src/workspace/package-files.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 /** The descriptors this process holds on `path`. */
 function openOn(path: string): number {
@@ -19,10 +19,16 @@ function openOn(path: string): number {
   return n;
 }
 
+/** Waits until this process holds no descriptor on `path` (a close runs on the thread pool). */
+async function closedOn(path: string): Promise<number> {
+  for (let i = 0; i < 200 && openOn(path) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return openOn(path);
+}
+
 test('package files: ranges anywhere in the package, across its cached blocks, equal the file bytes', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'coffre-pkgfiles-'));
+  const dir = tempDir('coffre-pkgfiles-');
   try {
-    const path = join(dir, 'package.zip');
+    const path = join(dir.path, 'package.zip');
     const bytes = randomBytes(3 * 256 * 1024 + 12_345);
     writeFileSync(path, bytes);
     const files = new PackageFiles();
@@ -43,26 +49,25 @@ test('package files: ranges anywhere in the package, across its cached blocks, e
     got[0].fill(0);
     assert.deepEqual(await files.read(path, 0, 4096), bytes.subarray(0, 4096));
     files.forget(path);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(openOn(path), 0, 'forget closes the package');
+    assert.equal(await closedOn(path), 0, 'forget closes the package');
     // A read after forget opens it again.
     assert.deepEqual(await files.read(path, 5, 10), bytes.subarray(5, 15));
     files.forget(path);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    dir.cleanup();
   }
 });
 
 test('package files: a missing package fails the read, and the next read of it tries again', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'coffre-pkgfiles-'));
+  const dir = tempDir('coffre-pkgfiles-');
   try {
-    const path = join(dir, 'late.zip');
+    const path = join(dir.path, 'late.zip');
     const files = new PackageFiles();
     await assert.rejects(files.read(path, 0, 10), /ENOENT/);
     writeFileSync(path, Buffer.from('0123456789abcdef'));
     assert.equal((await files.read(path, 10, 6)).toString(), 'abcdef');
     files.forget(path);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    dir.cleanup();
   }
 });
