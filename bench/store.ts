@@ -317,8 +317,8 @@ async function smallObjects(root: string, count: number, ceiling: boolean, rows:
   } finally {
     for (const side of Object.values(sides)) side?.close();
   }
-  // (b)'s folders stay until the end: removing ~50,000 files slows this disk for a while
-  // (discards, recently freed inodes), and (a) comes next.
+  // (b)'s folders stay until the end: files created soon after ~50,000 were removed are slow to
+  // make on this VM (the kernel's scan of recently freed inodes), and (a) comes next.
   const total = (runs: CaseResult[]): CaseResult => ({ ms: runs.reduce((a, r) => a + r.ms, 0), count: runs.reduce((a, r) => a + r.count!, 0), maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)) });
   const sb = total(sbRuns);
   const so = total(soRuns);
@@ -348,8 +348,8 @@ async function main() {
   const loadBefore = loadavg();
   const meta: Record<string, unknown> = { count, smallSize: 4096, concurrency: 16, chunkBytes: CHUNK, childFlags: CHILD_FLAGS, bigRounds, loadBefore };
   try {
-    // (b) first: the big cases leave the machine busy for a while (the 1 GiB files' writeback, and
-    // Swift's own background work after (c)), which slowed the first (b) rounds of either side.
+    // (b) first: run after the big cases, the first (b) rounds of either side were 2–5× slower
+    // in three runs of four (the disk, and Swift after (c), still busy).
     if (!skipSmall) await smallObjects(root, count, args.includes('--engine-ceiling'), rows, meta);
     if (!skipBig) {
       const big = join(root, 'big.bin');
