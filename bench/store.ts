@@ -349,7 +349,7 @@ async function main() {
   const meta: Record<string, unknown> = { count, smallSize: 4096, concurrency: 16, chunkBytes: CHUNK, childFlags: CHILD_FLAGS, bigRounds, loadBefore };
   try {
     // (b) first: run after the big cases, the first (b) rounds of either side were 2–5× slower
-    // in three runs of four (the disk, and Swift after (c), still busy).
+    // in two runs of three (the disk, and Swift after (c), still busy).
     if (!skipSmall) await smallObjects(root, count, args.includes('--engine-ceiling'), rows, meta);
     if (!skipBig) {
       const big = join(root, 'big.bin');
