@@ -31,7 +31,7 @@ export class PackageFiles {
       // caller (a plugin) owns what it gets.
       return Buffer.from(await reader.readAt(position, length));
     } finally {
-      this.release(path, shared);
+      this.release(shared);
     }
   }
 
@@ -59,7 +59,7 @@ export class PackageFiles {
     return shared;
   }
 
-  private release(path: string, shared: Shared): void {
+  private release(shared: Shared): void {
     shared.users--;
     if (shared.users === 0 && shared.doomed) close(shared);
     else this.evictIdle();

@@ -272,8 +272,8 @@ class FsConnection implements Connection {
 
   private async usedBytes(): Promise<number> {
     let used = 0;
-    const containers = new Set([...(await readdir(this.root).catch(() => [] as string[])), ...this.shared.pending.containers()]);
-    for (const c of containers) {
+    // A put makes its container's folder before anything else (containerReady), pending objects' too.
+    for (const c of await readdir(this.root).catch(() => [] as string[])) {
       if (c.startsWith('.')) continue;
       for await (const e of this.list(c)) used += e.size;
     }

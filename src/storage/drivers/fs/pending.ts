@@ -46,11 +46,6 @@ export class PendingObjects {
     if (this.byKey.get(key) === p) this.byKey.delete(key);
   }
 
-  /** The containers that have pending objects (a container's folder may not exist yet). */
-  containers(): Set<string> {
-    return new Set([...this.byKey.values()].map((p) => p.container));
-  }
-
   /** The pending objects of a container (a snapshot, for listing). */
   inContainer(container: string): PendingObject[] {
     const found: PendingObject[] = [];

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rmdir, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -39,7 +40,7 @@ const UNFINISHED = /^\.[A-Za-z0-9][A-Za-z0-9._-]*\.[0-9a-f]{12}\.new$/;
  */
 export async function makeFolderSpread(parent: string, name: string): Promise<void> {
   const target = join(parent, name);
-  if (await exists(target)) return;
+  if (existsSync(target)) return; // once per container and process: a stat, not worth the thread pool
   const temp = join(parent, unfinishedName(name));
   await mkdir(temp);
   try {
@@ -58,14 +59,4 @@ export async function makeFolderSpread(parent: string, name: string): Promise<vo
 export async function removeUnfinishedFolders(parent: string): Promise<void> {
   const names = await readdir(parent).catch(() => [] as string[]);
   await Promise.all(names.filter((n) => UNFINISHED.test(n)).map((n) => rmdir(join(parent, n)).catch(() => {})));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }
